@@ -1,0 +1,94 @@
+import { type MetricObject, Registry } from 'prom-client';
+import type { Logger } from './options.js';
+
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+
+/** One answer to a scrape, for an adapter to send as it is. */
+export interface ScrapeResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/**
+ * Whether an `Accept` header prefers OpenMetrics 1.0.0 to the Prometheus text format 0.0.4.
+ * Prometheus asks for OpenMetrics first by default; anything else, a missing header included, gets text.
+ */
+export function prefersOpenMetrics(accept: string | undefined): boolean {
+  if (accept === undefined || !accept.includes('openmetrics')) return false;
+  let openMetrics = 0;
+  let text = 0;
+  let openMetricsFirst = false;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    let q = 1;
+    let version: string | undefined;
+    for (const param of params) {
+      const [key, value = ''] = param.split('=').map((part) => part.trim());
+      if (key === 'q') q = Number.parseFloat(value) || 0;
+      else if (key === 'version') version = value;
+    }
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1.0.0')) {
+      if (openMetrics === 0 && text === 0) openMetricsFirst = true;
+      openMetrics = Math.max(openMetrics, q);
+    } else if (
+      ((type === 'text/plain' && (version === undefined || version === '0.0.4')) ||
+        type === 'text/*' ||
+        type === '*/*') &&
+      q > text
+    ) {
+      text = q;
+    }
+  }
+  return openMetrics > text || (openMetrics > 0 && openMetrics === text && openMetricsFirst);
+}
+
+/**
+ * Renders every metric of the registry in either format without changing the registry.
+ * prom-client renders one format per registry and, for OpenMetrics, renames counters in place
+ * (`http_requests_total` becomes `http_requests`), which would corrupt every later text scrape.
+ * So each scrape renders through a view of the registry with its own content type, and counters
+ * through views that carry the OpenMetrics name, leaving the shared objects untouched.
+ */
+export async function renderMetrics(registry: Registry, openMetrics: boolean): Promise<string> {
+  const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
+  const view: RenderingRegistry =
+    registry.contentType === contentType
+      ? (registry as unknown as RenderingRegistry)
+      : Object.create(registry, { contentType: { value: contentType } });
+  const rendered = await Promise.all(
+    registry
+      .getMetricsAsArray()
+      .map((metric) => view.getMetricsAsString(openMetrics ? openMetricsView(metric) : metric)),
+  );
+  return openMetrics ? `${rendered.join('\n')}\n# EOF\n` : `${rendered.join('\n\n')}\n`;
+}
+
+/** prom-client's per-metric renderer: public JavaScript, missing from its type declarations. */
+interface RenderingRegistry {
+  getMetricsAsString(metric: MetricObject): Promise<string>;
+}
+
+function openMetricsView(metric: MetricObject): MetricObject {
+  const { type, name } = metric as unknown as { type: string; name: string };
+  if (type !== 'counter' || !name.endsWith('_total')) return metric;
+  return Object.create(metric, { name: { value: name.slice(0, -'_total'.length), writable: true } });
+}
+
+/** Answers scrapes of a registry; a registry that throws while collecting gives a 500, never a crash. */
+export function createScrapeHandler(
+  registry: Registry,
+  logger: Logger,
+): (accept: string | undefined) => Promise<ScrapeResponse> {
+  return async function scrape(accept) {
+    const openMetrics = prefersOpenMetrics(accept);
+    try {
+      const body = await renderMetrics(registry, openMetrics);
+      return { status: 200, contentType: openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body };
+    } catch (error) {
+      logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
+      return { status: 500, contentType: 'text/plain; charset=utf-8', body: 'routemeter: collecting metrics failed\n' };
+    }
+  };
+}

@@ -1,0 +1,22 @@
+export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
+export {
+  createScrapeHandler,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  prefersOpenMetrics,
+  renderMetrics,
+  type ScrapeResponse,
+} from './exposition.js';
+export { NAMINGS, type Naming } from './metrics.js';
+export {
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_MAX_ROUTES,
+  DEFAULT_SIZE_BUCKETS,
+  type LabelGetter,
+  type Logger,
+  type ResolvedOptions,
+  type RoutemeterOptions,
+} from './options.js';
+export type { MethodMeter, RouteMeter, SizeReaders } from './recorder.js';
+export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './route-label.js';
+export { createRoutemeter, type Routemeter } from './routemeter.js';

@@ -1,0 +1,207 @@
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { RequestMetrics } from './metrics.js';
+import type { LabelGetter, ResolvedOptions } from './options.js';
+import { OVERFLOW_ROUTE, type RouteTable, statusLabel, UNMATCHED_ROUTE } from './route-label.js';
+
+/** How an adapter reads body sizes from its framework's request and response. */
+export interface SizeReaders<Req, Res> {
+  requestSize(req: Req): number | undefined;
+  responseSize(res: Res): number | undefined;
+}
+
+/** The prom-client children of one label set, resolved once and reused for every request that has it. */
+interface Series {
+  readonly requests: Counter.Internal | undefined;
+  readonly duration: Histogram.Internal<string>;
+  readonly requestSize: Histogram.Internal<string> | undefined;
+  readonly responseSize: Histogram.Internal<string> | undefined;
+}
+
+/** What every method and route meter of one routemeter shares. */
+export interface RecorderContext<Req, Res> {
+  readonly metrics: RequestMetrics;
+  readonly options: ResolvedOptions<Req, Res>;
+  readonly sizes: SizeReaders<Req, Res>;
+  readonly routes: RouteTable;
+}
+
+/** Records requests of one (method, route) label pair, keeping one {@link Series} per status code. */
+export interface RouteSeries<Req, Res> {
+  record(statusCode: number, seconds: number, req: Req, res: Res): void;
+}
+
+/** Records the requests of one method: counts them in flight and hands each to its route's series. */
+export class MethodMeter<Req, Res> {
+  readonly #context: RecorderContext<Req, Res>;
+  readonly #method: string;
+  readonly #inFlight: Gauge.Internal<string> | undefined;
+  readonly #routes = new Map<string, RouteSeries<Req, Res>>();
+  #unmatched: RouteSeries<Req, Res> | undefined;
+  #overflow: RouteSeries<Req, Res> | undefined;
+
+  constructor(context: RecorderContext<Req, Res>, method: string) {
+    this.#context = context;
+    this.#method = method;
+    this.#inFlight = context.metrics.inFlight?.labels(method);
+  }
+
+  /** Call when a request starts. */
+  start(): void {
+    this.#inFlight?.inc();
+  }
+
+  /** Call when a request ends, if it was started; {@link finish} does it for you. */
+  end(): void {
+    this.#inFlight?.dec();
+  }
+
+  /** Call once when a request ends, finished or aborted; `route` is the template, undefined if none matched. */
+  finish(route: string | undefined, statusCode: number, seconds: number, req: Req, res: Res): void {
+    this.#inFlight?.dec();
+    const normalize = this.#context.options.normalizeRoute;
+    const series =
+      route === undefined
+        ? this.unmatched()
+        : this.seriesFor(normalize === undefined ? route : String(normalize(route, req)));
+    series.record(statusCode, seconds, req, res);
+  }
+
+  /** The series of a route label value, created on first use; past `maxRoutes`, the overflow series. */
+  seriesFor(route: string): RouteSeries<Req, Res> {
+    const known = this.#routes.get(route);
+    if (known !== undefined) return known;
+    if (this.#context.routes.admit(route) === OVERFLOW_ROUTE) {
+      this.#overflow ??= routeSeries(this.#context, this.#method, OVERFLOW_ROUTE);
+      return this.#overflow;
+    }
+    const created = routeSeries(this.#context, this.#method, route);
+    this.#routes.set(route, created);
+    return created;
+  }
+
+  unmatched(): RouteSeries<Req, Res> {
+    this.#unmatched ??= routeSeries(this.#context, this.#method, UNMATCHED_ROUTE);
+    return this.#unmatched;
+  }
+}
+
+/**
+ * A meter bound to one route, for adapters that know their routes up front (Fastify's `onRoute`):
+ * the route's series is resolved once, so recording a request is one map lookup by status code.
+ */
+export class RouteMeter<Req, Res> {
+  readonly #methodMeter: MethodMeter<Req, Res>;
+  readonly #route: string;
+  readonly #series: RouteSeries<Req, Res> | undefined;
+
+  constructor(methodMeter: MethodMeter<Req, Res>, route: string, normalizes: boolean) {
+    this.#methodMeter = methodMeter;
+    this.#route = route;
+    // normalizeRoute runs per request, so only a route without it can be resolved now.
+    this.#series = normalizes ? undefined : methodMeter.seriesFor(route);
+  }
+
+  start(): void {
+    this.#methodMeter.start();
+  }
+
+  finish(statusCode: number, seconds: number, req: Req, res: Res): void {
+    if (this.#series === undefined) {
+      this.#methodMeter.finish(this.#route, statusCode, seconds, req, res);
+      return;
+    }
+    this.#methodMeter.end();
+    this.#series.record(statusCode, seconds, req, res);
+  }
+}
+
+function routeSeries<Req, Res>(
+  context: RecorderContext<Req, Res>,
+  method: string,
+  route: string,
+): RouteSeries<Req, Res> {
+  return context.options.labels.length === 0
+    ? new FixedLabelSeries(context, method, route)
+    : new CustomLabelSeries(context, method, route);
+}
+
+class FixedLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
+  readonly #context: RecorderContext<Req, Res>;
+  readonly #method: string;
+  readonly #route: string;
+  readonly #byClass: boolean;
+  readonly #byStatus = new Map<number, Series>();
+
+  constructor(context: RecorderContext<Req, Res>, method: string, route: string) {
+    this.#context = context;
+    this.#method = method;
+    this.#route = route;
+    this.#byClass = context.options.statusCode === 'class';
+  }
+
+  record(statusCode: number, seconds: number, req: Req, res: Res): void {
+    const key = this.#byClass ? (statusCode / 100) | 0 : statusCode;
+    let series = this.#byStatus.get(key);
+    if (series === undefined) {
+      series = createSeries(this.#context.metrics, [this.#method, this.#route, statusLabel(key, this.#byClass)]);
+      this.#byStatus.set(key, series);
+    }
+    observe(series, this.#context.sizes, seconds, req, res);
+  }
+}
+
+/** Label sets that include custom labels: keyed per request by their values, since getters read the request. */
+class CustomLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
+  readonly #context: RecorderContext<Req, Res>;
+  readonly #method: string;
+  readonly #route: string;
+  readonly #byClass: boolean;
+  readonly #getters: readonly LabelGetter<Req, Res>[];
+  readonly #byKey = new Map<string, Series>();
+
+  constructor(context: RecorderContext<Req, Res>, method: string, route: string) {
+    this.#context = context;
+    this.#method = method;
+    this.#route = route;
+    this.#byClass = context.options.statusCode === 'class';
+    this.#getters = context.options.labels.map(([, getter]) => getter);
+  }
+
+  record(statusCode: number, seconds: number, req: Req, res: Res): void {
+    const status = statusLabel(this.#byClass ? (statusCode / 100) | 0 : statusCode, this.#byClass);
+    const values = this.#getters.map((getter) => String(getter(req, res)));
+    const key = `${status}\u0000${values.join('\u0000')}`;
+    let series = this.#byKey.get(key);
+    if (series === undefined) {
+      series = createSeries(this.#context.metrics, [this.#method, this.#route, status, ...values]);
+      this.#byKey.set(key, series);
+    }
+    observe(series, this.#context.sizes, seconds, req, res);
+  }
+}
+
+function createSeries(metrics: RequestMetrics, labelValues: readonly string[]): Series {
+  const labels: Record<string, string> = {};
+  metrics.labelNames.forEach((name, i) => {
+    labels[name] = labelValues[i] as string;
+  });
+  return {
+    requests: metrics.requests?.labels(labels),
+    duration: metrics.duration.labels(labels),
+    requestSize: metrics.requestSize?.labels(labels),
+    responseSize: metrics.responseSize?.labels(labels),
+  };
+}
+
+function observe<Req, Res>(series: Series, sizes: SizeReaders<Req, Res>, seconds: number, req: Req, res: Res): void {
+  series.requests?.inc();
+  series.duration.observe(seconds);
+  if (series.requestSize !== undefined) {
+    const size = sizes.requestSize(req);
+    if (size !== undefined) series.requestSize.observe(size);
+  }
+  if (series.responseSize !== undefined) {
+    const size = sizes.responseSize(res);
+    if (size !== undefined) series.responseSize.observe(size);
+  }
+}

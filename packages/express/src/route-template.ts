@@ -1,0 +1,172 @@
+/**
+ * The route template of a finished Express request, joined across routers and sub-apps:
+ * `app.use('/orgs/:org/repos', router)` + `router.get('/:repo')` gives `/orgs/:org/repos/:repo`.
+ *
+ * Express keeps only the matched text of mount points (`req.baseUrl`) and the last segment's
+ * pattern (`req.route.path`). So mount patterns are read from the router tree instead: Express 5.3
+ * stores them on each layer (`layer.rawPath`); older routers get them recorded when `use()` is
+ * called ({@link recordMountPaths}). The tree is walked once per route, the first time a request
+ * ends on it, and the result is kept on the route object: per request this is one property read.
+ */
+
+const kMountPath = Symbol('routemeter.mountPath');
+const kTemplates = Symbol('routemeter.templates');
+const kRecording = Symbol('routemeter.recordingMountPaths');
+
+type PathPattern = string | RegExp | readonly PathPattern[];
+
+interface Layer {
+  route?: Route | undefined;
+  handle: { stack?: Layer[] };
+  rawPath?: PathPattern;
+  [kMountPath]?: PathPattern;
+  /** Express 4 and router < 2.3 flag a mount at '/' here. */
+  regexp?: { fast_slash?: boolean };
+  slash?: boolean;
+}
+
+interface Route {
+  path: PathPattern;
+  [kTemplates]?: Templates;
+}
+
+interface ExpressApp {
+  _router?: { stack: Layer[] };
+  router?: { stack: Layer[] };
+  mountpath?: PathPattern;
+  parent?: ExpressApp;
+}
+
+/** What a request reads to find its template; Express's own request has all of it. */
+export interface RoutedRequest {
+  route?: Route | undefined;
+  baseUrl?: string;
+  app?: unknown;
+}
+
+/** One way a route is reached: the mount prefix (as segments, to match `req.baseUrl`) and the full template. */
+interface Candidate {
+  readonly mountSegments: readonly string[];
+  readonly template: string;
+}
+
+/** A route reached one way has its template; one reached several ways keeps the candidates. */
+type Templates = string | readonly Candidate[];
+
+/** The template of the route that handled the request, or undefined when no route matched. */
+export function routeTemplate(req: RoutedRequest): string | undefined {
+  const route = req.route;
+  if (route === undefined) return undefined;
+  let templates = route[kTemplates];
+  if (templates === undefined) {
+    templates = findTemplates(req.app as ExpressApp | undefined, route);
+    route[kTemplates] = templates;
+  }
+  return typeof templates === 'string' ? templates : pickByBaseUrl(templates, req.baseUrl ?? '');
+}
+
+function findTemplates(app: ExpressApp | undefined, route: Route): Templates {
+  const own = formatPattern(route.path);
+  const candidates: Candidate[] = [];
+  for (const appPrefix of appPrefixes(app)) {
+    const router = app?._router ?? app?.router;
+    if (router !== undefined) collect(router.stack, route, appPrefix, candidates, new Set());
+  }
+  if (candidates.length === 0) return own;
+  const unique = [...new Map(candidates.map((c) => [c.template, c])).values()];
+  return unique.length === 1 ? (unique[0] as Candidate).template : unique;
+}
+
+function collect(stack: readonly Layer[], route: Route, prefix: string, found: Candidate[], seen: Set<Layer[]>): void {
+  for (const layer of stack) {
+    if (layer.route === route) {
+      found.push({ mountSegments: segments(prefix), template: joinPaths(prefix, formatPattern(route.path)) });
+    } else if (layer.route === undefined && Array.isArray(layer.handle.stack) && !seen.has(layer.handle.stack)) {
+      seen.add(layer.handle.stack);
+      for (const mount of alternatives(mountPattern(layer))) {
+        collect(layer.handle.stack, route, joinPaths(prefix, mount), found, seen);
+      }
+      seen.delete(layer.handle.stack);
+    }
+  }
+}
+
+/** A layer's mount path; `*` where it was mounted before {@link recordMountPaths} could see it. */
+function mountPattern(layer: Layer): PathPattern {
+  return layer.rawPath ?? layer[kMountPath] ?? (layer.regexp?.fast_slash === true || layer.slash === true ? '/' : '*');
+}
+
+/** Mount prefixes of an app: empty for the main app, its mount paths (through its parents) for a sub-app. */
+function appPrefixes(app: ExpressApp | undefined): string[] {
+  if (app?.parent === undefined || app.mountpath === undefined) return [''];
+  const own = alternatives(app.mountpath);
+  return appPrefixes(app.parent).flatMap((parent) => own.map((mount) => joinPaths(parent, mount)));
+}
+
+/** A mount path given as an array mounts at each element. */
+function alternatives(pattern: PathPattern): string[] {
+  return Array.isArray(pattern) ? pattern.flatMap((p: PathPattern) => alternatives(p)) : [formatPattern(pattern)];
+}
+
+/** A route's label pattern: strings as written, RegExps as `/source/flags`, arrays joined by `|`. */
+function formatPattern(pattern: PathPattern): string {
+  if (typeof pattern === 'string') return pattern;
+  if (pattern instanceof RegExp) return String(pattern);
+  return pattern.map((p: PathPattern) => formatPattern(p)).join('|');
+}
+
+function joinPaths(prefix: string, path: string): string {
+  if (path === '/' || path === '') return prefix === '' ? '/' : prefix;
+  if (prefix === '' || prefix === '/') return path;
+  return prefix.endsWith('/') && path.startsWith('/') ? prefix + path.slice(1) : prefix + path;
+}
+
+function segments(path: string): string[] {
+  return path.split('/').filter((segment) => segment !== '');
+}
+
+/** Of several ways to a route, the one whose mount prefix matches the text Express matched. */
+function pickByBaseUrl(candidates: readonly Candidate[], baseUrl: string): string {
+  const actual = segments(baseUrl);
+  const match = candidates.find((candidate) => mountMatches(candidate.mountSegments, actual));
+  return (match ?? (candidates[0] as Candidate)).template;
+}
+
+function mountMatches(pattern: readonly string[], actual: readonly string[]): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    const expected = pattern[i] as string;
+    if (expected.startsWith('*') || expected.startsWith('(')) return true;
+    if (i >= actual.length) return false;
+    if (!expected.startsWith(':') && expected.toLowerCase() !== (actual[i] as string).toLowerCase()) return false;
+  }
+  return pattern.length === actual.length;
+}
+
+/**
+ * Makes a copy of Express record the path of each `use()` mount on its layer, for routers that do not
+ * keep it themselves (Express 4, Express 5 before router 2.3). Idempotent. Called for the `express`
+ * this package resolves when it is imported, so it must be imported before routers are built.
+ */
+export function recordMountPaths(express: unknown): void {
+  const Router = (express as { Router?: { prototype?: { use?: unknown }; use?: unknown } } | undefined)?.Router;
+  const proto = (typeof Router?.prototype?.use === 'function' ? Router.prototype : Router) as
+    | { use?: (...args: unknown[]) => unknown; [kRecording]?: true }
+    | undefined;
+  if (typeof proto?.use !== 'function' || proto[kRecording]) return;
+  const use = proto.use;
+  proto.use = function useRecordingMountPath(this: { stack: Layer[] }, ...args: unknown[]) {
+    const from = this.stack.length;
+    const result = use.apply(this, args);
+    const path = mountPathArgument(args);
+    for (let i = from; i < this.stack.length; i++) (this.stack[i] as Layer)[kMountPath] = path;
+    return result;
+  };
+  proto[kRecording] = true;
+}
+
+/** The path argument of `use()`, found the way Express finds it: the first argument unless it holds a function. */
+function mountPathArgument(args: readonly unknown[]): PathPattern {
+  let first = args[0];
+  while (Array.isArray(first) && first.length > 0) first = first[0];
+  return typeof first === 'function' ? '/' : (args[0] as PathPattern);
+}

@@ -1,0 +1,35 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const requireFromExpress = createRequire(`${root}/packages/express/package.json`);
+
+// Tests run against the sources; the built packages are checked by publint, attw and the package smoke test.
+const sources = {
+  '@routemeter/core': `${root}/packages/core/src/index.ts`,
+  '@routemeter/express': `${root}/packages/express/src/index.ts`,
+};
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    projects: [
+      {
+        resolve: { alias: sources },
+        test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] },
+      },
+      {
+        resolve: { alias: sources },
+        test: { name: 'express5', include: ['packages/express/test/**/*.test.ts'] },
+      },
+      {
+        // The same Express tests against Express 4: every `express` import, the adapter's included.
+        resolve: { alias: { ...sources, express: dirname(requireFromExpress.resolve('express4/package.json')) } },
+        test: { name: 'express4', include: ['packages/express/test/**/*.test.ts'] },
+      },
+    ],
+  },
+});
