@@ -5,11 +5,13 @@ import { defineConfig } from 'vitest/config';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const requireFromExpress = createRequire(`${root}/packages/express/package.json`);
+const requireFromFastify = createRequire(`${root}/packages/fastify/package.json`);
 
 // Tests run against the sources; the built packages are checked by publint, attw and the package smoke test.
 const sources = {
   '@routemeter/core': `${root}/packages/core/src/index.ts`,
   '@routemeter/express': `${root}/packages/express/src/index.ts`,
+  '@routemeter/fastify': `${root}/packages/fastify/src/index.ts`,
 };
 
 export default defineConfig({
@@ -29,6 +31,18 @@ export default defineConfig({
         // The same Express tests against Express 4: every `express` import, the adapter's included.
         resolve: { alias: { ...sources, express: dirname(requireFromExpress.resolve('express4/package.json')) } },
         test: { name: 'express4', include: ['packages/express/test/**/*.test.ts'] },
+      },
+      {
+        resolve: { alias: sources },
+        test: { name: 'fastify5', include: ['packages/fastify/test/**/*.test.ts'] },
+      },
+      {
+        resolve: { alias: { ...sources, fastify: dirname(requireFromFastify.resolve('fastify4/package.json')) } },
+        test: { name: 'fastify4', include: ['packages/fastify/test/**/*.test.ts'] },
+      },
+      {
+        resolve: { alias: sources },
+        test: { name: 'examples', include: ['examples/**/*.test.ts'] },
       },
     ],
   },
