@@ -20,27 +20,33 @@ export default defineConfig({
     hookTimeout: 30_000,
     projects: [
       {
+        extends: true,
         resolve: { alias: sources },
         test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         resolve: { alias: sources },
         test: { name: 'express5', include: ['packages/express/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         // The same Express tests against Express 4: every `express` import, the adapter's included.
         resolve: { alias: { ...sources, express: dirname(requireFromExpress.resolve('express4/package.json')) } },
         test: { name: 'express4', include: ['packages/express/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         resolve: { alias: sources },
         test: { name: 'fastify5', include: ['packages/fastify/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         resolve: { alias: { ...sources, fastify: dirname(requireFromFastify.resolve('fastify4/package.json')) } },
         test: { name: 'fastify4', include: ['packages/fastify/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         resolve: { alias: sources },
         test: { name: 'examples', include: ['examples/**/*.test.ts'] },
       },

@@ -1,5 +1,5 @@
 import { type MetricObject, Registry } from 'prom-client';
-import type { Logger } from './options.js';
+import type { AnyRegistry, Logger } from './options.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
@@ -16,12 +16,13 @@ export interface ScrapeResponse {
  * Prometheus asks for OpenMetrics first by default; anything else, a missing header included, gets text.
  */
 export function prefersOpenMetrics(accept: string | undefined): boolean {
-  if (accept === undefined || !accept.includes('openmetrics')) return false;
+  const header = accept?.toLowerCase();
+  if (header === undefined || !header.includes('openmetrics')) return false;
   let openMetrics = 0;
   let text = 0;
   let openMetricsFirst = false;
-  for (const range of accept.split(',')) {
-    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+  for (const range of header.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim());
     let q = 1;
     let version: string | undefined;
     for (const param of params) {
@@ -51,7 +52,7 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * So each scrape renders through a view of the registry with its own content type, and counters
  * through views that carry the OpenMetrics name, leaving the shared objects untouched.
  */
-export async function renderMetrics(registry: Registry, openMetrics: boolean): Promise<string> {
+export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean): Promise<string> {
   const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
   const view: RenderingRegistry =
     registry.contentType === contentType
@@ -78,7 +79,7 @@ function openMetricsView(metric: MetricObject): MetricObject {
 
 /** Answers scrapes of a registry; a registry that throws while collecting gives a 500, never a crash. */
 export function createScrapeHandler(
-  registry: Registry,
+  registry: AnyRegistry,
   logger: Logger,
 ): (accept: string | undefined) => Promise<ScrapeResponse> {
   return async function scrape(accept) {

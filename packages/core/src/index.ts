@@ -9,6 +9,7 @@ export {
 } from './exposition.js';
 export { NAMINGS, type Naming } from './metrics.js';
 export {
+  type AnyRegistry,
   DEFAULT_DURATION_BUCKETS,
   DEFAULT_MAX_ROUTES,
   DEFAULT_SIZE_BUCKETS,

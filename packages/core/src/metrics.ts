@@ -1,6 +1,6 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram } from 'prom-client';
 import { RoutemeterMetricConflictError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import type { AnyRegistry, ResolvedOptions } from './options.js';
 
 /** Metric and label names of one naming scheme. */
 export interface Naming {
@@ -107,10 +107,10 @@ interface MetricSpec {
   buckets?: number[];
 }
 
-type MetricClass<M> = new (config: MetricSpec & { registers: Registry[] }) => M;
+type MetricClass<M> = new (config: MetricSpec & { registers: AnyRegistry[] }) => M;
 
 function getOrCreate<M extends Counter | Gauge | Histogram>(
-  registry: Registry,
+  registry: AnyRegistry,
   type: MetricClass<M>,
   spec: MetricSpec,
 ): M {
@@ -140,10 +140,10 @@ function sameMembers(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((item) => b.includes(item));
 }
 
-const registriesWithDefaultMetrics = new WeakSet<Registry>();
+const registriesWithDefaultMetrics = new WeakSet<AnyRegistry>();
 
 /** prom-client's process metrics, once per registry, and not at all if the app already collects them. */
-function collectDefaultMetricsOnce(registry: Registry): void {
+function collectDefaultMetricsOnce(registry: AnyRegistry): void {
   if (registriesWithDefaultMetrics.has(registry)) return;
   registriesWithDefaultMetrics.add(registry);
   if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;

@@ -1,6 +1,9 @@
-import { register as globalRegister, type Registry } from 'prom-client';
+import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { RoutemeterOptionError } from './errors.js';
 import { NAMINGS } from './metrics.js';
+
+/** A prom-client registry of either content type. */
+export type AnyRegistry = Registry<RegistryContentType>;
 
 /** Reads one custom label value from a finished request. */
 export type LabelGetter<Req, Res> = (req: Req, res: Res) => string | number;
@@ -13,39 +16,39 @@ export interface Logger {
 /** Options shared by every routemeter adapter. Each one is documented, with its default, in the README. */
 export interface RoutemeterOptions<Req = unknown, Res = unknown> {
   /** prom-client registry to record into and serve. Default: prom-client's global `register`. */
-  registry?: Registry;
+  registry?: AnyRegistry | undefined;
   /** Prepended to every metric name routemeter creates. Default: `''`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** `'prometheus'` (`http_requests_total`, …) or `'otel'` (OpenTelemetry HTTP semantic conventions). Default: `'prometheus'`. */
-  naming?: 'prometheus' | 'otel';
+  naming?: 'prometheus' | 'otel' | undefined;
   /** Upper bounds of the duration histogram, in seconds, strictly increasing. Default: {@link DEFAULT_DURATION_BUCKETS}. */
-  buckets?: readonly number[];
+  buckets?: readonly number[] | undefined;
   /** Upper bounds of the size histograms, in bytes, strictly increasing. Default: {@link DEFAULT_SIZE_BUCKETS}. */
-  sizeBuckets?: readonly number[];
+  sizeBuckets?: readonly number[] | undefined;
   /** Adds a gauge of requests being served, by method. Default: `false`. */
-  requestsInFlight?: boolean;
+  requestsInFlight?: boolean | undefined;
   /** Adds a histogram of request body sizes (from `Content-Length`). Default: `false`. */
-  requestSize?: boolean;
+  requestSize?: boolean | undefined;
   /** Adds a histogram of response body sizes (from `Content-Length`). Default: `false`. */
-  responseSize?: boolean;
+  responseSize?: boolean | undefined;
   /** Rewrites a route template before it becomes a label. Runs per request. Default: none. */
-  normalizeRoute?: (route: string, req: Req) => string;
+  normalizeRoute?: ((route: string, req: Req) => string) | undefined;
   /** Most distinct route label values; later ones are recorded as {@link OVERFLOW_ROUTE}. Default: `1000`. */
-  maxRoutes?: number;
+  maxRoutes?: number | undefined;
   /** `'exact'` labels `404`; `'class'` labels `4xx`. Default: `'exact'`. */
-  statusCode?: 'exact' | 'class';
+  statusCode?: 'exact' | 'class' | undefined;
   /** Requests left unrecorded: URL paths (exact strings or RegExps) or a predicate. Default: none. */
-  exclude?: ReadonlyArray<string | RegExp> | ((req: Req) => boolean);
+  exclude?: ReadonlyArray<string | RegExp> | ((req: Req) => boolean) | undefined;
   /** Extra labels, each read from the finished request. Keep their values bounded. Default: none. */
-  labels?: Readonly<Record<string, LabelGetter<Req, Res>>>;
+  labels?: Readonly<Record<string, LabelGetter<Req, Res>>> | undefined;
   /** Collects prom-client's process metrics on the registry (once per registry). Default: `true`. */
-  defaultMetrics?: boolean;
+  defaultMetrics?: boolean | undefined;
   /** Path the metrics are served on, or `false` to serve them yourself. Default: `'/metrics'`. */
-  metricsPath?: string | false;
+  metricsPath?: string | false | undefined;
   /** Records requests to `metricsPath` like any other route. Default: `false`. */
-  recordScrapes?: boolean;
+  recordScrapes?: boolean | undefined;
   /** Receives routemeter's warnings. Default: `console`. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** OpenTelemetry's recommended HTTP server duration buckets, in seconds. */
@@ -62,7 +65,7 @@ export const DEFAULT_MAX_ROUTES = 1000;
 
 /** Options after validation: every default applied, every value checked. */
 export interface ResolvedOptions<Req, Res> {
-  readonly registry: Registry;
+  readonly registry: AnyRegistry;
   readonly prefix: string;
   readonly naming: 'prometheus' | 'otel';
   readonly buckets: number[];
@@ -116,8 +119,8 @@ const checks: { readonly [K in keyof RoutemeterOptions]-?: Check } = {
   registry: (value) =>
     value !== null &&
     typeof value === 'object' &&
-    typeof (value as Registry).getSingleMetric === 'function' &&
-    typeof (value as Registry).registerMetric === 'function'
+    typeof (value as AnyRegistry).getSingleMetric === 'function' &&
+    typeof (value as AnyRegistry).registerMetric === 'function'
       ? undefined
       : `must be a prom-client Registry, got ${describe(value)}`,
   prefix: (value) =>

@@ -1,7 +1,6 @@
-import type { Registry } from 'prom-client';
 import { createScrapeHandler, type ScrapeResponse } from './exposition.js';
 import { requestMetrics } from './metrics.js';
-import { type ResolvedOptions, type RoutemeterOptions, resolveOptions } from './options.js';
+import { type AnyRegistry, type ResolvedOptions, type RoutemeterOptions, resolveOptions } from './options.js';
 import { MethodMeter, type RecorderContext, RouteMeter, type SizeReaders } from './recorder.js';
 import { methodLabel, RouteTable } from './route-label.js';
 
@@ -12,7 +11,7 @@ import { methodLabel, RouteTable } from './route-label.js';
  */
 export interface Routemeter<Req, Res> {
   readonly options: ResolvedOptions<Req, Res>;
-  readonly registry: Registry;
+  readonly registry: AnyRegistry;
   /** True when a request to this path should not be recorded (`exclude`). */
   isExcluded(path: string, req: Req): boolean;
   /** The meter of a request method (non-standard methods share one), created once per method. */

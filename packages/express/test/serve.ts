@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { AnyRegistry } from '@routemeter/core';
 import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
 import express, { type Express } from 'express';
 import { Registry } from 'prom-client';
@@ -8,7 +9,7 @@ import { type Exposition, parseExposition } from '../../../test-kit/metrics-text
 export interface Served {
   readonly app: Express;
   readonly port: number;
-  readonly registry: Registry;
+  readonly registry: AnyRegistry;
   send(path: string, options?: Parameters<typeof send>[2]): Promise<Reply>;
   /** GETs /metrics (or the path given) and parses it. */
   scrape(accept?: string, path?: string): Promise<Exposition>;

@@ -1,0 +1,127 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DURATION_BUCKETS, RoutemeterOptionError, type RoutemeterOptions } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
+
+const invalid: ReadonlyArray<[option: string, value: unknown, message: RegExp]> = [
+  ['registry', {}, /must be a prom-client Registry, got a object/],
+  ['registry', 'global', /must be a prom-client Registry/],
+  ['prefix', 'my-app_', /must be a string of letters, digits/],
+  ['prefix', '1app_', /not starting with a digit/],
+  ['prefix', 3, /got 3/],
+  ['naming', 'otel2', /must be one of 'prometheus', 'otel', got "otel2"/],
+  ['buckets', [], /must be a non-empty array of numbers, got an array/],
+  ['buckets', [0.1, 0.05], /must be strictly increasing, but 0.05 follows 0.1/],
+  ['buckets', [0.1, 0.1], /must be strictly increasing/],
+  ['buckets', [0.1, Number.POSITIVE_INFINITY], /must hold finite numbers, got Infinity at index 1/],
+  ['buckets', ['0.1'], /must hold finite numbers, got "0.1" at index 0/],
+  ['buckets', 0.1, /must be a non-empty array of numbers, got 0.1/],
+  ['sizeBuckets', [100, 10], /must be strictly increasing/],
+  ['requestsInFlight', 'yes', /must be a boolean, got "yes"/],
+  ['requestSize', 1, /must be a boolean, got 1/],
+  ['responseSize', null, /must be a boolean, got null/],
+  ['normalizeRoute', '/x', /must be a function, got "\/x"/],
+  ['maxRoutes', 0, /must be a positive integer, got 0/],
+  ['maxRoutes', 1.5, /must be a positive integer, got 1.5/],
+  ['maxRoutes', '10', /must be a positive integer, got "10"/],
+  ['statusCode', 'range', /must be one of 'exact', 'class', got "range"/],
+  ['exclude', '/health', /must be an array of paths and RegExps, or a function, got "\/health"/],
+  ['exclude', ['/health', 3], /must hold only strings and RegExps, got 3/],
+  ['labels', [], /must be an object of label name to getter function, got an array/],
+  ['labels', { 'bad-name': () => 'x' }, /invalid label name 'bad-name'/],
+  ['labels', { __reserved: () => 'x' }, /invalid label name '__reserved'/],
+  ['labels', { le: () => 'x' }, /invalid label name 'le'/],
+  ['labels', { tenant: 'acme' }, /\.tenant must be a function, got "acme"/],
+  ['labels', { route: () => 'x' }, /has a label 'route', which routemeter sets itself/],
+  ['defaultMetrics', 'false', /must be a boolean/],
+  ['metricsPath', 'metrics', /must be a path starting with '\/'/],
+  ['metricsPath', '/metrics?x', /no query, fragment or spaces/],
+  ['metricsPath', true, /or false, got true/],
+  ['recordScrapes', 0, /must be a boolean/],
+  ['logger', console.warn, /must be an object with a warn\(message\) method, got a function/],
+  ['logger', {}, /must be an object with a warn\(message\) method/],
+];
+
+describe('options are validated once, at creation', () => {
+  it.each(invalid)('rejects %s = %j, naming the option', (option, value, message) => {
+    const attempt = () => resolveOptions({ [option]: value } as RoutemeterOptions);
+    expect(attempt).toThrow(RoutemeterOptionError);
+    expect(attempt).toThrow(new RegExp(`^routemeter: option \`${option}\` `));
+    expect(attempt).toThrow(message);
+  });
+
+  it('rejects an OpenTelemetry-named label clashing with its own labels under naming: otel', () => {
+    expect(() => resolveOptions({ naming: 'otel', labels: { http_route: () => 'x' } })).toThrow(
+      /option `labels` has a label 'http_route'/,
+    );
+  });
+
+  it.each([
+    ['bucket', 'buckets'],
+    ['metricPath', 'metricsPath'],
+    ['maxroutes', 'maxRoutes'],
+    ['statuscode', 'statusCode'],
+    ['registery', 'registry'],
+  ])('suggests the nearest option for a misspelt %s', (typo, suggestion) => {
+    expect(() => resolveOptions({ [typo]: 1 } as RoutemeterOptions)).toThrow(
+      `routemeter: option \`${typo}\` is not an option; did you mean \`${suggestion}\`?`,
+    );
+  });
+
+  it('rejects an unknown option with no close name without a suggestion', () => {
+    expect(() => resolveOptions({ colour: 'blue' } as RoutemeterOptions)).toThrow(
+      /^routemeter: option `colour` is not an option$/,
+    );
+  });
+
+  it.each([null, 'options', 3, []])('rejects options that are not an object: %j', (options) => {
+    expect(() => resolveOptions(options as RoutemeterOptions)).toThrow(
+      /^routemeter: option `options` must be an object/,
+    );
+  });
+
+  it('applies the documented defaults', () => {
+    const resolved = resolveOptions(undefined);
+    expect(resolved).toMatchObject({
+      prefix: '',
+      naming: 'prometheus',
+      buckets: [...DEFAULT_DURATION_BUCKETS],
+      requestsInFlight: false,
+      requestSize: false,
+      responseSize: false,
+      normalizeRoute: undefined,
+      maxRoutes: 1000,
+      statusCode: 'exact',
+      exclude: undefined,
+      labels: [],
+      defaultMetrics: true,
+      metricsPath: '/metrics',
+      recordScrapes: false,
+      logger: console,
+    });
+  });
+
+  it('treats an option set to undefined as not given', () => {
+    expect(resolveOptions({ prefix: undefined, registry: undefined }).prefix).toBe('');
+  });
+
+  it('compiles exclude into one path test: exact strings, RegExps, or a predicate on the request', () => {
+    const byPath = resolveOptions({ exclude: ['/health', /^\/static\//] }).exclude;
+    expect([byPath?.('/health', {}), byPath?.('/static/app.js', {}), byPath?.('/health/deep', {})]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    const byRequest = resolveOptions<{ internal: boolean }, unknown>({ exclude: (req) => req.internal }).exclude;
+    expect([byRequest?.('/x', { internal: true }), byRequest?.('/x', { internal: false })]).toEqual([true, false]);
+  });
+
+  it('keeps a given registry and copies the bucket arrays it was given', () => {
+    const registry = new Registry();
+    const buckets = [0.1, 1];
+    const resolved = resolveOptions({ registry, buckets });
+    buckets.push(10);
+    expect(resolved.registry).toBe(registry);
+    expect(resolved.buckets).toEqual([0.1, 1]);
+  });
+});
