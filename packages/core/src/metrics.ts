@@ -1,6 +1,7 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram } from 'prom-client';
+import { collectDefaultMetrics, type Metric, type Registry } from 'prom-client';
 import { RoutemeterMetricConflictError } from './errors.js';
 import type { AnyRegistry, ResolvedOptions } from './options.js';
+import { HistogramStore, isStore, ValueStore } from './store.js';
 
 /** Metric and label names of one naming scheme. */
 export interface Naming {
@@ -38,15 +39,13 @@ export const NAMINGS: { readonly prometheus: Naming; readonly otel: Naming } = {
   },
 };
 
-/** The prom-client metrics one routemeter records into. */
+/** The stores one routemeter records into. */
 export interface RequestMetrics {
-  readonly requests: Counter | undefined;
-  readonly duration: Histogram;
-  readonly inFlight: Gauge | undefined;
-  readonly requestSize: Histogram | undefined;
-  readonly responseSize: Histogram | undefined;
-  /** Label names of the per-request metrics, in order: method, route, status, then custom labels. */
-  readonly labelNames: string[];
+  readonly requests: ValueStore | undefined;
+  readonly duration: HistogramStore;
+  readonly inFlight: ValueStore | undefined;
+  readonly requestSize: HistogramStore | undefined;
+  readonly responseSize: HistogramStore | undefined;
 }
 
 /** Gets or creates routemeter's metrics on the registry, so apps sharing a registry share the metrics. */
@@ -62,78 +61,84 @@ export function requestMetrics(options: ResolvedOptions<unknown, unknown>): Requ
     requests:
       naming.requests === undefined
         ? undefined
-        : getOrCreate(registry, Counter, {
-            name: name(naming.requests),
-            help: 'HTTP requests served, by route template and status code.',
-            labelNames,
-          }),
-    duration: getOrCreate(registry, Histogram, {
-      name: name(naming.duration),
-      help: 'Time from request start to response end (or client abort), in seconds.',
-      labelNames,
-      buckets,
-    }),
+        : getOrCreate(
+            registry,
+            new ValueStore(
+              'counter',
+              name(naming.requests),
+              'HTTP requests served, by route template and status code.',
+              labelNames,
+            ),
+          ),
+    duration: getOrCreate(
+      registry,
+      new HistogramStore(
+        name(naming.duration),
+        'Time from request start to response end (or client abort), in seconds.',
+        labelNames,
+        buckets,
+      ),
+    ),
     inFlight: options.requestsInFlight
-      ? getOrCreate(registry, Gauge, {
-          name: name(naming.inFlight),
-          help: 'HTTP requests being served now.',
-          labelNames: [naming.method],
-        })
+      ? getOrCreate(
+          registry,
+          new ValueStore('gauge', name(naming.inFlight), 'HTTP requests being served now.', [naming.method]),
+        )
       : undefined,
     requestSize: options.requestSize
-      ? getOrCreate(registry, Histogram, {
-          name: name(naming.requestSize),
-          help: 'Size of HTTP request bodies from their Content-Length, in bytes.',
-          labelNames,
-          buckets: sizeBuckets,
-        })
+      ? getOrCreate(
+          registry,
+          new HistogramStore(
+            name(naming.requestSize),
+            'Size of HTTP request bodies from their Content-Length, in bytes.',
+            labelNames,
+            sizeBuckets,
+          ),
+        )
       : undefined,
     responseSize: options.responseSize
-      ? getOrCreate(registry, Histogram, {
-          name: name(naming.responseSize),
-          help: 'Size of HTTP response bodies from their Content-Length, in bytes.',
-          labelNames,
-          buckets: sizeBuckets,
-        })
+      ? getOrCreate(
+          registry,
+          new HistogramStore(
+            name(naming.responseSize),
+            'Size of HTTP response bodies from their Content-Length, in bytes.',
+            labelNames,
+            sizeBuckets,
+          ),
+        )
       : undefined,
-    labelNames,
   };
 }
 
-interface MetricSpec {
-  name: string;
-  help: string;
-  labelNames: string[];
-  buckets?: number[];
-}
-
-type MetricClass<M> = new (config: MetricSpec & { registers: AnyRegistry[] }) => M;
-
-function getOrCreate<M extends Counter | Gauge | Histogram>(
-  registry: AnyRegistry,
-  type: MetricClass<M>,
-  spec: MetricSpec,
-): M {
-  const existing = registry.getSingleMetric(spec.name);
-  if (existing === undefined) return new type({ ...spec, registers: [registry] });
-  if (!(existing instanceof (type as unknown as typeof Counter))) {
-    throw new RoutemeterMetricConflictError(spec.name, `as another type; routemeter needs a ${type.name}`);
+/** Registers `wanted`, or returns the store already registered under its name if it has the same shape. */
+function getOrCreate<S extends ValueStore | HistogramStore>(registry: AnyRegistry, wanted: S): S {
+  const existing: unknown = registry.getSingleMetric(wanted.name);
+  if (existing === undefined) {
+    registry.registerMetric(wanted as unknown as Metric);
+    return wanted;
   }
-  const existingLabels = (existing as unknown as { labelNames: string[] }).labelNames;
-  if (!sameMembers(existingLabels, spec.labelNames)) {
+  if (!isStore(existing)) {
     throw new RoutemeterMetricConflictError(
-      spec.name,
-      `with labels [${existingLabels.join(', ')}]; routemeter needs [${spec.labelNames.join(', ')}]`,
+      wanted.name,
+      'by something other than routemeter; remove it or set a `prefix`',
     );
   }
-  const existingBuckets = (existing as unknown as { upperBounds?: number[] }).upperBounds;
-  if (spec.buckets !== undefined && existingBuckets !== undefined && !sameMembers(existingBuckets, spec.buckets)) {
+  if (existing.type !== wanted.type) {
+    throw new RoutemeterMetricConflictError(wanted.name, `as a ${existing.type}; routemeter needs a ${wanted.type}`);
+  }
+  if (!sameMembers(existing.labelNames, wanted.labelNames)) {
     throw new RoutemeterMetricConflictError(
-      spec.name,
-      `with buckets [${existingBuckets.join(', ')}]; routemeter needs [${spec.buckets.join(', ')}]`,
+      wanted.name,
+      `with labels [${existing.labelNames.join(', ')}]; routemeter needs [${wanted.labelNames.join(', ')}]`,
     );
   }
-  return existing as M;
+  if (wanted instanceof HistogramStore && !sameMembers((existing as HistogramStore).upperBounds, wanted.upperBounds)) {
+    throw new RoutemeterMetricConflictError(
+      wanted.name,
+      `with buckets [${(existing as HistogramStore).upperBounds.join(', ')}]; routemeter needs [${wanted.upperBounds.join(', ')}]`,
+    );
+  }
+  return existing as S;
 }
 
 function sameMembers(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -147,5 +152,5 @@ function collectDefaultMetricsOnce(registry: AnyRegistry): void {
   if (registriesWithDefaultMetrics.has(registry)) return;
   registriesWithDefaultMetrics.add(registry);
   if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry as Registry });
 }

@@ -1,7 +1,7 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { RequestMetrics } from './metrics.js';
 import type { LabelGetter, ResolvedOptions } from './options.js';
 import { OVERFLOW_ROUTE, type RouteTable, statusLabel, UNMATCHED_ROUTE } from './route-label.js';
+import { type HistogramSeries, observe, type ValueSeries } from './store.js';
 
 /** How an adapter reads body sizes from its framework's request and response. */
 export interface SizeReaders<Req, Res> {
@@ -9,12 +9,12 @@ export interface SizeReaders<Req, Res> {
   responseSize(res: Res): number | undefined;
 }
 
-/** The prom-client children of one label set, resolved once and reused for every request that has it. */
+/** The series of every request metric for one label set, resolved once and reused by every request that has it. */
 interface Series {
-  readonly requests: Counter.Internal | undefined;
-  readonly duration: Histogram.Internal<string>;
-  readonly requestSize: Histogram.Internal<string> | undefined;
-  readonly responseSize: Histogram.Internal<string> | undefined;
+  readonly requests: ValueSeries | undefined;
+  readonly duration: HistogramSeries;
+  readonly requestSize: HistogramSeries | undefined;
+  readonly responseSize: HistogramSeries | undefined;
 }
 
 /** What every method and route meter of one routemeter shares. */
@@ -34,7 +34,7 @@ export interface RouteSeries<Req, Res> {
 export class MethodMeter<Req, Res> {
   readonly #context: RecorderContext<Req, Res>;
   readonly #method: string;
-  readonly #inFlight: Gauge.Internal<string> | undefined;
+  readonly #inFlight: ValueSeries | undefined;
   readonly #routes = new Map<string, RouteSeries<Req, Res>>();
   #unmatched: RouteSeries<Req, Res> | undefined;
   #overflow: RouteSeries<Req, Res> | undefined;
@@ -42,22 +42,22 @@ export class MethodMeter<Req, Res> {
   constructor(context: RecorderContext<Req, Res>, method: string) {
     this.#context = context;
     this.#method = method;
-    this.#inFlight = context.metrics.inFlight?.labels(method);
+    this.#inFlight = context.metrics.inFlight?.seriesFor([method]);
   }
 
   /** Call when a request starts. */
   start(): void {
-    this.#inFlight?.inc();
+    if (this.#inFlight !== undefined) this.#inFlight.value += 1;
   }
 
   /** Call when a request ends, if it was started; {@link finish} does it for you. */
   end(): void {
-    this.#inFlight?.dec();
+    if (this.#inFlight !== undefined) this.#inFlight.value -= 1;
   }
 
   /** Call once when a request ends, finished or aborted; `route` is the template, undefined if none matched. */
   finish(route: string | undefined, statusCode: number, seconds: number, req: Req, res: Res): void {
-    this.#inFlight?.dec();
+    this.end();
     const normalize = this.#context.options.normalizeRoute;
     const series =
       route === undefined
@@ -146,7 +146,7 @@ class FixedLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
       series = createSeries(this.#context.metrics, [this.#method, this.#route, statusLabel(key, this.#byClass)]);
       this.#byStatus.set(key, series);
     }
-    observe(series, this.#context.sizes, seconds, req, res);
+    record(series, this.#context.sizes, seconds, req, res);
   }
 }
 
@@ -176,32 +176,28 @@ class CustomLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
       series = createSeries(this.#context.metrics, [this.#method, this.#route, status, ...values]);
       this.#byKey.set(key, series);
     }
-    observe(series, this.#context.sizes, seconds, req, res);
+    record(series, this.#context.sizes, seconds, req, res);
   }
 }
 
 function createSeries(metrics: RequestMetrics, labelValues: readonly string[]): Series {
-  const labels: Record<string, string> = {};
-  metrics.labelNames.forEach((name, i) => {
-    labels[name] = labelValues[i] as string;
-  });
   return {
-    requests: metrics.requests?.labels(labels),
-    duration: metrics.duration.labels(labels),
-    requestSize: metrics.requestSize?.labels(labels),
-    responseSize: metrics.responseSize?.labels(labels),
+    requests: metrics.requests?.seriesFor(labelValues),
+    duration: metrics.duration.seriesFor(labelValues),
+    requestSize: metrics.requestSize?.seriesFor(labelValues),
+    responseSize: metrics.responseSize?.seriesFor(labelValues),
   };
 }
 
-function observe<Req, Res>(series: Series, sizes: SizeReaders<Req, Res>, seconds: number, req: Req, res: Res): void {
-  series.requests?.inc();
-  series.duration.observe(seconds);
+function record<Req, Res>(series: Series, sizes: SizeReaders<Req, Res>, seconds: number, req: Req, res: Res): void {
+  if (series.requests !== undefined) series.requests.value += 1;
+  observe(series.duration, seconds);
   if (series.requestSize !== undefined) {
     const size = sizes.requestSize(req);
-    if (size !== undefined) series.requestSize.observe(size);
+    if (size !== undefined) observe(series.requestSize, size);
   }
   if (series.responseSize !== undefined) {
     const size = sizes.responseSize(res);
-    if (size !== undefined) series.responseSize.observe(size);
+    if (size !== undefined) observe(series.responseSize, size);
   }
 }

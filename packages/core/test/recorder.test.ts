@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Histogram, type Metric, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { labelValues, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
 import {
@@ -8,6 +8,7 @@ import {
   type RoutemeterOptions,
   renderMetrics,
 } from '../src/index.js';
+import { ValueStore } from '../src/store.js';
 
 interface FakeRequest {
   tenant?: string;
@@ -193,13 +194,25 @@ describe('metric definitions', () => {
     new Histogram({ name: 'http_requests_total', help: 'not a counter', registers: [typed] });
     expect(() => meterWith({ registry: typed })).toThrow(RoutemeterMetricConflictError);
     expect(() => meterWith({ registry: typed })).toThrow(
-      'routemeter: metric `http_requests_total` is already registered as another type; routemeter needs a Counter',
+      'routemeter: metric `http_requests_total` is already registered by something other than routemeter; remove it or set a `prefix`',
+    );
+
+    const gauge = new Registry();
+    gauge.registerMetric(
+      new ValueStore('gauge', 'http_requests_total', 'A gauge.', [
+        'method',
+        'route',
+        'status_code',
+      ]) as unknown as Metric,
+    );
+    expect(() => meterWith({ registry: gauge })).toThrow(
+      'routemeter: metric `http_requests_total` is already registered as a gauge; routemeter needs a counter',
     );
 
     const labelled = new Registry();
-    new Counter({ name: 'http_requests_total', help: 'other labels', labelNames: ['path'], registers: [labelled] });
+    meterWith({ registry: labelled, labels: { tenant: () => 'a' } });
     expect(() => meterWith({ registry: labelled })).toThrow(
-      'routemeter: metric `http_requests_total` is already registered with labels [path]; routemeter needs [method, route, status_code]',
+      'routemeter: metric `http_requests_total` is already registered with labels [method, route, status_code, tenant]; routemeter needs [method, route, status_code]',
     );
 
     const bucketed = new Registry();

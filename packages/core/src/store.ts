@@ -1,0 +1,197 @@
+/**
+ * routemeter's own metric storage, registered on a prom-client registry like any prom-client metric.
+ *
+ * prom-client re-hashes the label set, re-validates it and allocates on every `inc()` and `observe()`,
+ * even through `labels()` children: about a microsecond per request for a counter and a histogram.
+ * Here a series is resolved once per label set and recording mutates it in place. The registry reads
+ * the stores through the same `get()` / `getForPromString()` shape as prom-client's own metrics, so
+ * rendering, `getMetricsAsJSON()`, `resetMetrics()` and cluster aggregation work unchanged.
+ *
+ * Members are plain properties, not #private fields: exposition renders counters through views made
+ * with `Object.create(store)`, which must see them.
+ */
+
+/** Marks routemeter stores, so a registry shared by two copies of routemeter shares the stores too. */
+const STORE_BRAND = Symbol.for('routemeter.store');
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** One counter or gauge series. */
+export interface ValueSeries {
+  readonly labels: Labels;
+  value: number;
+}
+
+/** One histogram series: per-bucket counts (not cumulative; the last slot is above every bound), sum and count. */
+export interface HistogramSeries {
+  readonly labels: Labels;
+  readonly bounds: readonly number[];
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** Adds one observation to a histogram series. */
+export function observe(series: HistogramSeries, value: number): void {
+  const bounds = series.bounds;
+  let i = 0;
+  while (i < bounds.length && value > (bounds[i] as number)) i++;
+  series.counts[i] = (series.counts[i] as number) + 1;
+  series.sum += value;
+  series.count += 1;
+}
+
+abstract class Store<S extends { readonly labels: Labels }> {
+  readonly [STORE_BRAND] = true;
+  readonly aggregator = 'sum';
+  readonly series = new Map<string, S>();
+  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+
+  /** The series of these label values (in `labelNames` order), created on first use. Not for the per-request path. */
+  seriesFor(labelValues: readonly string[]): S {
+    const key = labelValues.join('\u0000');
+    let found = this.series.get(key);
+    if (found === undefined) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((name, i) => {
+        labels[name] = labelValues[i] as string;
+      });
+      found = this.create(labels);
+      this.series.set(key, found);
+    }
+    return found;
+  }
+
+  protected abstract create(labels: Labels): S;
+
+  /** Zeroes every series in place: meters keep references to them. */
+  abstract reset(): void;
+}
+
+export class ValueStore extends Store<ValueSeries> {
+  constructor(
+    readonly type: 'counter' | 'gauge',
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+  ) {
+    super(name, help, labelNames);
+  }
+
+  protected create(labels: Labels): ValueSeries {
+    return { labels, value: 0 };
+  }
+
+  reset(): void {
+    for (const series of this.series.values()) series.value = 0;
+  }
+
+  get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: Array.from(this.series.values(), (series) => ({ labels: series.labels, value: series.value })),
+    };
+  }
+}
+
+export class HistogramStore extends Store<HistogramSeries> {
+  readonly type = 'histogram';
+
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    readonly upperBounds: readonly number[],
+  ) {
+    super(name, help, labelNames);
+  }
+
+  protected create(labels: Labels): HistogramSeries {
+    return {
+      labels,
+      bounds: this.upperBounds,
+      counts: new Float64Array(this.upperBounds.length + 1),
+      sum: 0,
+      count: 0,
+    };
+  }
+
+  reset(): void {
+    for (const series of this.series.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
+
+  /** prom-client's JSON shape: every sample with all its labels (`le` first on buckets). */
+  get() {
+    return {
+      ...this.getForPromString(),
+      values: this.samples((le, labels) => (le === undefined ? { ...labels } : { le, ...labels }), false),
+    };
+  }
+
+  /**
+   * The shape prom-client's registry renders from: each series' labels passed once as `sharedLabels`,
+   * which the registry formats once per labels object and caches.
+   */
+  getForPromString() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.samples((le) => (le === undefined ? {} : { le }), true),
+    };
+  }
+
+  private samples(
+    labelsOf: (le: number | string | undefined, labels: Labels) => Record<string, unknown>,
+    shared: boolean,
+  ) {
+    const bucket = `${this.name}_bucket`;
+    const values: { labels: Record<string, unknown>; sharedLabels?: Labels; value: number; metricName: string }[] = [];
+    for (const series of this.series.values()) {
+      const sharedLabels = shared ? { sharedLabels: series.labels } : {};
+      let cumulative = 0;
+      this.upperBounds.forEach((bound, i) => {
+        cumulative += series.counts[i] as number;
+        values.push({ labels: labelsOf(bound, series.labels), ...sharedLabels, value: cumulative, metricName: bucket });
+      });
+      values.push({
+        labels: labelsOf('+Inf', series.labels),
+        ...sharedLabels,
+        value: series.count,
+        metricName: bucket,
+      });
+      values.push({
+        labels: labelsOf(undefined, series.labels),
+        ...sharedLabels,
+        value: series.sum,
+        metricName: `${this.name}_sum`,
+      });
+      values.push({
+        labels: labelsOf(undefined, series.labels),
+        ...sharedLabels,
+        value: series.count,
+        metricName: `${this.name}_count`,
+      });
+    }
+    return values;
+  }
+}
+
+/** True for a store created by any copy of routemeter. */
+export function isStore(metric: unknown): metric is ValueStore | HistogramStore {
+  return typeof metric === 'object' && metric !== null && (metric as { [STORE_BRAND]?: boolean })[STORE_BRAND] === true;
+}

@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { renderMetrics } from '../src/index.js';
+import { HistogramStore, observe, ValueStore } from '../src/store.js';
+
+const labelNames = ['method', 'route', 'status_code'];
+const labelValue = fc.string({ unit: 'grapheme', maxLength: 12 });
+const observation = fc.record({
+  labels: fc.tuple(fc.constantFrom('GET', 'POST'), labelValue, fc.constantFrom('200', '404', '500')),
+  value: fc.double({ min: 0, max: 20, noNaN: true }),
+});
+const BOUNDS = [0.005, 0.1, 1, 2.5, 10];
+
+/** The same observations into prom-client's own metrics and into routemeter's stores, rendered by the registry. */
+async function renderBoth(observations: { labels: [string, string, string]; value: number }[], openMetrics: boolean) {
+  const theirs = new Registry();
+  const counter = new Counter({ name: 'reqs_total', help: 'Requests.', labelNames, registers: [theirs] });
+  const gauge = new Gauge({ name: 'in_flight', help: 'In flight.', labelNames: ['method'], registers: [theirs] });
+  const histogram = new Histogram({
+    name: 'req_seconds',
+    help: 'Time.',
+    labelNames,
+    buckets: BOUNDS,
+    registers: [theirs],
+  });
+
+  const ours = new Registry();
+  const counterStore = new ValueStore('counter', 'reqs_total', 'Requests.', labelNames);
+  const gaugeStore = new ValueStore('gauge', 'in_flight', 'In flight.', ['method']);
+  const histogramStore = new HistogramStore('req_seconds', 'Time.', labelNames, BOUNDS);
+  for (const store of [counterStore, gaugeStore, histogramStore]) ours.registerMetric(store as unknown as Metric);
+
+  for (const { labels, value } of observations) {
+    const [method, route, status_code] = labels;
+    counter.inc({ method, route, status_code });
+    gauge.inc({ method }, value);
+    histogram.observe({ method, route, status_code }, value);
+    counterStore.seriesFor(labels).value += 1;
+    gaugeStore.seriesFor([method]).value += value;
+    observe(histogramStore.seriesFor(labels), value);
+  }
+  theirs.setDefaultLabels({ service: 'api' });
+  ours.setDefaultLabels({ service: 'api' });
+  return {
+    theirs: await renderMetrics(theirs, openMetrics),
+    ours: await renderMetrics(ours, openMetrics),
+    ourRegistry: ours,
+    theirRegistry: theirs,
+  };
+}
+
+describe("routemeter's stores render exactly as prom-client's metrics", () => {
+  it('in the text format, sample by sample', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(observation, { maxLength: 40 }), async (observations) => {
+        const { theirs, ours } = await renderBoth(observations, false);
+        expect(ours).toBe(theirs);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('in OpenMetrics, sample by sample', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(observation, { maxLength: 40 }), async (observations) => {
+        const { theirs, ours } = await renderBoth(observations, true);
+        expect(ours).toBe(theirs);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('as JSON for getMetricsAsJSON, which cluster aggregation reads', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(observation, { maxLength: 20 }), async (observations) => {
+        const { ourRegistry, theirRegistry } = await renderBoth(observations, false);
+        // prom-client adds `exemplar: null` to buckets without exemplars; the samples are what must agree.
+        const strip = (metrics: unknown[]) =>
+          JSON.parse(JSON.stringify(metrics, (key, value) => (key === 'exemplar' ? undefined : value)));
+        expect(strip(await ourRegistry.getMetricsAsJSON())).toEqual(strip(await theirRegistry.getMetricsAsJSON()));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('reset by registry.resetMetrics() zeroes every series in place', async () => {
+    const registry = new Registry();
+    const store = new HistogramStore('t_seconds', 'Time.', ['route'], [1]);
+    registry.registerMetric(store as unknown as Metric);
+    const series = store.seriesFor(['/x']);
+    observe(series, 0.5);
+    observe(series, 5);
+    registry.resetMetrics();
+    expect([series.count, series.sum, [...series.counts]]).toEqual([0, 0, [0, 0]]);
+    observe(series, 0.5);
+    expect(await registry.metrics()).toContain('t_seconds_count{route="/x"} 1');
+  });
+});
