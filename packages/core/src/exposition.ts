@@ -1,5 +1,7 @@
 import { type MetricObject, Registry } from 'prom-client';
 import type { AnyRegistry, Logger } from './options.js';
+import { isStore } from './store.js';
+import { renderStore } from './store-text.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
@@ -51,6 +53,7 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * (`http_requests_total` becomes `http_requests`), which would corrupt every later text scrape.
  * So each scrape renders through a view of the registry with its own content type, and counters
  * through views that carry the OpenMetrics name, leaving the shared objects untouched.
+ * routemeter's own stores are rendered by {@link renderStore}, to the same bytes, without stalling.
  */
 export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean): Promise<string> {
   const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
@@ -58,10 +61,15 @@ export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean)
     registry.contentType === contentType
       ? (registry as unknown as RenderingRegistry)
       : Object.create(registry, { contentType: { value: contentType } });
+  // prom-client keeps default labels privately; routemeter's stores need them to render as prom-client does.
+  const defaultLabels = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels ?? {};
   const rendered = await Promise.all(
-    registry
-      .getMetricsAsArray()
-      .map((metric) => view.getMetricsAsString(openMetrics ? openMetricsView(metric) : metric)),
+    registry.getMetricsAsArray().map((metric) => {
+      const shown = openMetrics ? openMetricsView(metric) : metric;
+      return isStore(metric)
+        ? renderStore(metric, shown.name, openMetrics, defaultLabels)
+        : view.getMetricsAsString(shown);
+    }),
   );
   return openMetrics ? `${rendered.join('\n')}\n# EOF\n` : `${rendered.join('\n\n')}\n`;
 }

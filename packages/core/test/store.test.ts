@@ -40,8 +40,9 @@ async function renderBoth(observations: { labels: [string, string, string]; valu
     gaugeStore.seriesFor([method]).value += value;
     observe(histogramStore.seriesFor(labels), value);
   }
-  theirs.setDefaultLabels({ service: 'api' });
-  ours.setDefaultLabels({ service: 'api' });
+  // Default labels, one of them colliding with a series label (the series' value wins in prom-client).
+  theirs.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
+  ours.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
   return {
     theirs: await renderMetrics(theirs, openMetrics),
     ours: await renderMetrics(ours, openMetrics),

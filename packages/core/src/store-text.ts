@@ -1,0 +1,110 @@
+import type { HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
+
+/**
+ * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
+ * label text is escaped once and cached on the series, and the output is built in chunks of
+ * {@link SERIES_PER_CHUNK} series with a yield to the event loop between chunks, so a scrape of
+ * thousands of series neither takes prom-client's ~180 ms nor stalls the server for it.
+ * (The equivalence with prom-client's rendering is a property test: store.test.ts.)
+ */
+
+const SERIES_PER_CHUNK = 400;
+
+const labelTexts = new WeakMap<Labels, string>();
+
+/** `name="value",…` for a series' labels, escaped as prom-client escapes them; computed once per series. */
+function labelText(labels: Labels): string {
+  let text = labelTexts.get(labels);
+  if (text === undefined) {
+    text = formatLabels(labels);
+    labelTexts.set(labels, text);
+  }
+  return text;
+}
+
+function formatLabels(labels: Readonly<Record<string, unknown>>): string {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(labels)) parts.push(`${name}="${escapeLabelValue(value)}"`);
+  return parts.join(',');
+}
+
+function escapeLabelValue(value: unknown): unknown {
+  return typeof value === 'string' ? escapeString(value).replace(/"/g, '\\"') : value;
+}
+
+function escapeString(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return `${value}`;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * One store's text, as `registry.getMetricsAsString(store)` gives it: `name` is the store's name, or the
+ * OpenMetrics name of a counter (without `_total`), in which case samples get `_total` back.
+ */
+export async function renderStore(
+  store: ValueStore | HistogramStore,
+  name: string,
+  openMetrics: boolean,
+  defaultLabels: Readonly<Record<string, unknown>>,
+): Promise<string> {
+  const header = `# HELP ${escapeString(name)} ${escapeString(store.help)}\n# TYPE ${escapeString(name)} ${store.type}`;
+  const defaults = Object.fromEntries(
+    Object.entries(defaultLabels).filter(([label]) => !store.labelNames.includes(label)),
+  );
+  const defaultsText = formatLabels(defaults);
+  const chunks = [header];
+  let lines: string[] = [];
+  let inChunk = 0;
+  for (const series of store.series.values()) {
+    if (store.type === 'histogram') {
+      histogramLines(store as HistogramStore, series as HistogramSeries, defaultsText, lines);
+    } else {
+      const sampleName = openMetrics && store.type === 'counter' ? `${name}_total` : name;
+      const labels = defaultsText === '' ? labelText(series.labels) : `${labelText(series.labels)},${defaultsText}`;
+      lines.push(`${sampleName}{${labels}} ${valueText((series as ValueSeries).value)}`);
+    }
+    if (++inChunk === SERIES_PER_CHUNK) {
+      chunks.push(lines.join('\n'));
+      lines = [];
+      inChunk = 0;
+      await nextTurn();
+    }
+  }
+  if (lines.length > 0) chunks.push(lines.join('\n'));
+  return chunks.join('\n');
+}
+
+const bucketPrefixes = new WeakMap<HistogramStore, { defaultsText: string; prefixes: string[] }>();
+
+/** `name_bucket{le="0.005",` and so on for each bound, with the default labels; built once per store and defaults. */
+function bucketLinePrefixes(store: HistogramStore, defaultsText: string): string[] {
+  const cached = bucketPrefixes.get(store);
+  if (cached !== undefined && cached.defaultsText === defaultsText) return cached.prefixes;
+  const withDefaults = defaultsText === '' ? '' : `${defaultsText},`;
+  const prefixes = [...store.upperBounds, '+Inf'].map((le) => `${store.name}_bucket{le="${le}",${withDefaults}`);
+  bucketPrefixes.set(store, { defaultsText, prefixes });
+  return prefixes;
+}
+
+function histogramLines(store: HistogramStore, series: HistogramSeries, defaultsText: string, lines: string[]): void {
+  const prefixes = bucketLinePrefixes(store, defaultsText);
+  const labels = labelText(series.labels);
+  const bounds = store.upperBounds.length;
+  let cumulative = 0;
+  for (let i = 0; i < bounds; i++) {
+    cumulative += series.counts[i] as number;
+    lines.push(`${prefixes[i]}${labels}} ${valueText(cumulative)}`);
+  }
+  lines.push(`${prefixes[bounds]}${labels}} ${valueText(series.count)}`);
+  const tail = defaultsText === '' ? labels : `${defaultsText},${labels}`;
+  lines.push(`${store.name}_sum{${tail}} ${valueText(series.sum)}`);
+  lines.push(`${store.name}_count{${tail}} ${valueText(series.count)}`);
+}
