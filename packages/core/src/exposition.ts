@@ -1,4 +1,5 @@
 import { type MetricObject, Registry } from 'prom-client';
+import type { CompiledAuth } from './auth.js';
 import type { AnyRegistry, Logger } from './options.js';
 import { isStore } from './store.js';
 import { renderStore } from './store-text.js';
@@ -6,12 +7,20 @@ import { renderStore } from './store-text.js';
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
-/** One answer to a scrape, for an adapter to send as it is. */
+/** One answer to a scrape, for an adapter to send as it is (headers include Content-Type). */
 export interface ScrapeResponse {
   readonly status: number;
   readonly contentType: string;
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
+
+/** Answers a scrape: `accept` and `authorization` are the request's headers; `req` is for an auth predicate. */
+export type ScrapeHandler<Req> = (
+  accept: string | undefined,
+  authorization?: string,
+  req?: Req,
+) => Promise<ScrapeResponse>;
 
 /**
  * Whether an `Accept` header prefers OpenMetrics 1.0.0 to the Prometheus text format 0.0.4.
@@ -85,19 +94,37 @@ function openMetricsView(metric: MetricObject): MetricObject {
   return Object.create(metric, { name: { value: name.slice(0, -'_total'.length), writable: true } });
 }
 
-/** Answers scrapes of a registry; a registry that throws while collecting gives a 500, never a crash. */
-export function createScrapeHandler(
-  registry: AnyRegistry,
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+
+function reply(status: number, contentType: string, body: string, extra?: Record<string, string>): ScrapeResponse {
+  return { status, contentType, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...extra }, body };
+}
+
+/**
+ * Answers scrapes of a registry (or of the registry a function builds per scrape). Unauthorized scrapes get a 401 that does not say what was wrong;
+ * a registry that throws while collecting gives a 500, never a crash.
+ */
+export function createScrapeHandler<Req>(
+  source: AnyRegistry | (() => Promise<AnyRegistry>),
   logger: Logger,
-): (accept: string | undefined) => Promise<ScrapeResponse> {
-  return async function scrape(accept) {
+  auth?: CompiledAuth<Req>,
+): ScrapeHandler<Req> {
+  const unauthorized = reply(
+    401,
+    TEXT_PLAIN,
+    'Unauthorized\n',
+    auth?.challenge ? { 'WWW-Authenticate': auth.challenge } : undefined,
+  );
+  return async function scrape(accept, authorization, req) {
+    if (auth !== undefined && !(await auth.authorize(authorization, req as Req))) return unauthorized;
     const openMetrics = prefersOpenMetrics(accept);
     try {
+      const registry = typeof source === 'function' ? await source() : source;
       const body = await renderMetrics(registry, openMetrics);
-      return { status: 200, contentType: openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body };
+      return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body);
     } catch (error) {
       logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-      return { status: 500, contentType: 'text/plain; charset=utf-8', body: 'routemeter: collecting metrics failed\n' };
+      return reply(500, TEXT_PLAIN, 'routemeter: collecting metrics failed\n');
     }
   };
 }

@@ -1,3 +1,5 @@
+export type { BasicCredentials, MetricsAuth } from './auth.js';
+export type { ClusterOptions } from './cluster.js';
 export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
 export {
   createScrapeHandler,
@@ -5,9 +7,11 @@ export {
   PROMETHEUS_CONTENT_TYPE,
   prefersOpenMetrics,
   renderMetrics,
+  type ScrapeHandler,
   type ScrapeResponse,
 } from './exposition.js';
 export { NAMINGS, type Naming } from './metrics.js';
+export { type MetricsServer, type MetricsServerOptions, serveMetrics } from './metrics-server.js';
 export {
   type AnyRegistry,
   DEFAULT_DURATION_BUCKETS,

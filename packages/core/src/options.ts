@@ -1,4 +1,5 @@
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
+import { type CompiledAuth, compileAuth, type MetricsAuth } from './auth.js';
 import { RoutemeterOptionError } from './errors.js';
 import { NAMINGS } from './metrics.js';
 
@@ -45,6 +46,8 @@ export interface RoutemeterOptions<Req = unknown, Res = unknown> {
   defaultMetrics?: boolean | undefined;
   /** Path the metrics are served on, or `false` to serve them yourself. Default: `'/metrics'`. */
   metricsPath?: string | false | undefined;
+  /** Who may read `metricsPath`: bearer tokens, basic credentials, or a predicate. Default: anyone. */
+  auth?: MetricsAuth<Req> | undefined;
   /** Records requests to `metricsPath` like any other route. Default: `false`. */
   recordScrapes?: boolean | undefined;
   /** Receives routemeter's warnings. Default: `console`. */
@@ -80,6 +83,7 @@ export interface ResolvedOptions<Req, Res> {
   readonly labels: ReadonlyArray<readonly [name: string, getter: LabelGetter<Req, Res>]>;
   readonly defaultMetrics: boolean;
   readonly metricsPath: string | false;
+  readonly auth: CompiledAuth<Req> | undefined;
   readonly recordScrapes: boolean;
   readonly logger: Logger;
 }
@@ -162,6 +166,32 @@ const checks: { readonly [K in keyof RoutemeterOptions]-?: Check } = {
     value === false || (typeof value === 'string' && value.startsWith('/') && !/[?#\s]/.test(value))
       ? undefined
       : `must be a path starting with '/' (no query, fragment or spaces) or false, got ${describe(value)}`,
+  auth: (value) => {
+    if (typeof value === 'function') return undefined;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return `must be { bearer?, basic? } or a function, got ${describe(value)}`;
+    }
+    const { bearer, basic, ...rest } = value as { bearer?: unknown; basic?: unknown };
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) return `has an unknown key '${unknown}': use bearer and/or basic`;
+    if (bearer === undefined && basic === undefined) return 'must set bearer and/or basic';
+    const tokens = bearer === undefined ? [] : Array.isArray(bearer) ? bearer : [bearer];
+    if (tokens.length === 0 && bearer !== undefined) return '.bearer must hold at least one token';
+    if (tokens.some((token) => typeof token !== 'string' || token === '' || /\s/.test(token))) {
+      return '.bearer must be non-empty strings without spaces';
+    }
+    const credentials = basic === undefined ? [] : Array.isArray(basic) ? basic : [basic];
+    if (credentials.length === 0 && basic !== undefined) return '.basic must hold at least one { username, password }';
+    const badCredentials = credentials.some(
+      (c: unknown) =>
+        c === null ||
+        typeof c !== 'object' ||
+        typeof (c as { username?: unknown }).username !== 'string' ||
+        typeof (c as { password?: unknown }).password !== 'string' ||
+        (c as { username: string }).username.includes(':'),
+    );
+    return badCredentials ? '.basic must be { username, password } strings, with no ":" in the username' : undefined;
+  },
   recordScrapes: isBoolean,
   logger: (value) =>
     value !== null && typeof value === 'object' && typeof (value as Logger).warn === 'function'
@@ -213,6 +243,7 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
     labels: Object.entries(o.labels ?? {}),
     defaultMetrics: o.defaultMetrics ?? true,
     metricsPath: o.metricsPath ?? '/metrics',
+    auth: o.auth === undefined ? undefined : compileAuth(o.auth),
     recordScrapes: o.recordScrapes ?? false,
     logger: o.logger ?? console,
   };

@@ -1,4 +1,5 @@
-import { createScrapeHandler, type ScrapeResponse } from './exposition.js';
+import { shareWithPrimary } from './cluster.js';
+import { createScrapeHandler, type ScrapeHandler } from './exposition.js';
 import { requestMetrics } from './metrics.js';
 import { type AnyRegistry, type ResolvedOptions, type RoutemeterOptions, resolveOptions } from './options.js';
 import { MethodMeter, type RecorderContext, RouteMeter, type SizeReaders } from './recorder.js';
@@ -18,8 +19,8 @@ export interface Routemeter<Req, Res> {
   method(method: string): MethodMeter<Req, Res>;
   /** A meter bound to one route template, for adapters that know their routes when they are added. */
   route(method: string, template: string): RouteMeter<Req, Res>;
-  /** Answers a scrape of the registry, in the format the `Accept` header prefers. */
-  scrape(accept: string | undefined): Promise<ScrapeResponse>;
+  /** Answers a scrape of the registry in the format `Accept` prefers, checking `auth` on `Authorization` or `req`. */
+  readonly scrape: ScrapeHandler<Req>;
 }
 
 /**
@@ -36,6 +37,7 @@ export function createRoutemeter<Req, Res>(
   sizes: SizeReaders<Req, Res>,
 ): Routemeter<Req, Res> {
   const resolved = resolveOptions(options);
+  shareWithPrimary(resolved.registry);
   const context: RecorderContext<Req, Res> = {
     metrics: requestMetrics(resolved as ResolvedOptions<unknown, unknown>),
     options: resolved,
@@ -61,6 +63,6 @@ export function createRoutemeter<Req, Res>(
     isExcluded: exclude === undefined ? () => false : exclude,
     method,
     route: (name, template) => new RouteMeter(method(name), template, resolved.normalizeRoute !== undefined),
-    scrape: createScrapeHandler(resolved.registry, resolved.logger),
+    scrape: createScrapeHandler(resolved.registry, resolved.logger, resolved.auth),
   };
 }

@@ -122,6 +122,7 @@ describe('scrape handler', () => {
     expect(reply).toEqual({
       status: 500,
       contentType: 'text/plain; charset=utf-8',
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
       body: 'routemeter: collecting metrics failed\n',
     });
     expect(warnings).toEqual(['routemeter: collecting metrics failed: database down']);

@@ -37,11 +37,10 @@ export function routemeter(options?: ExpressRoutemeterOptions): RequestHandler {
   const excludes = meter.options.exclude !== undefined;
 
   function serveMetrics(req: Request, res: Response, next: NextFunction): void {
-    meter.scrape(req.headers.accept).then((scrape) => {
+    meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => {
       res.statusCode = scrape.status;
-      res.setHeader('Content-Type', scrape.contentType);
+      for (const [name, value] of Object.entries(scrape.headers)) res.setHeader(name, value);
       res.setHeader('Content-Length', Buffer.byteLength(scrape.body));
-      res.setHeader('Cache-Control', 'no-store');
       res.end(req.method === 'HEAD' ? undefined : scrape.body);
     }, next);
   }

@@ -178,3 +178,23 @@ describe('registries', () => {
     await second.close();
   });
 });
+
+describe('auth', () => {
+  it('serves /metrics only to a scraper with the token, with a 401 challenge otherwise', async () => {
+    served = await serve(ok, { auth: { bearer: 'scrape-token' } });
+    const denied = await served.send('/metrics');
+    expect([denied.status, denied.body, denied.headers['www-authenticate']]).toEqual([
+      401,
+      'Unauthorized\n',
+      'Bearer realm="metrics"',
+    ]);
+    const allowed = await served.send('/metrics', { headers: { authorization: 'Bearer scrape-token' } });
+    expect(allowed.status).toBe(200);
+  });
+
+  it('asks a predicate about the Express request', async () => {
+    served = await serve(ok, { auth: (req) => req.get('x-internal') === 'yes' });
+    expect((await served.send('/metrics')).status).toBe(401);
+    expect((await served.send('/metrics', { headers: { 'x-internal': 'yes' } })).status).toBe(200);
+  });
+});

@@ -1,0 +1,73 @@
+import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
+import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { type BehaviourApp, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
+import { close, listen } from '../../../test-kit/http.js';
+
+const major =
+  typeof (express.Router as unknown as { prototype?: { use?: unknown } }).prototype?.use === 'function' ? 5 : 4;
+
+/** The standard route set of the shared behaviour table (test-kit/behaviour.ts), the Express way. */
+async function startStandardApp(options: ExpressRoutemeterOptions): Promise<BehaviourApp> {
+  const app = express();
+  app.use(routemeter(options));
+  app.get('/users/:id', (req, res) => {
+    res.send(`user ${req.params.id}`);
+  });
+  app.post('/users', (_req, res) => {
+    res.status(201).send('created');
+  });
+  const repos = express.Router();
+  repos.get('/', (_req, res) => {
+    res.send('repos');
+  });
+  repos.get('/:repo', (req, res) => {
+    res.send(`repo ${req.params.repo}`);
+  });
+  app.use('/orgs/:org/repos', repos);
+  app.get('/boom', () => {
+    throw new Error('boom');
+  });
+  // Express 4 does not catch rejected promises; the handler passes the error on, as Express 4 apps must.
+  app.get('/async-boom', (_req, _res, next) => {
+    new Promise((_resolve, reject) => setTimeout(() => reject(new Error('later')), 5)).catch(next);
+  });
+  app.get('/teapot', (_req, res) => {
+    res.status(418).send('teapot');
+  });
+  app.get('/health', (_req, res) => {
+    res.send('ok');
+  });
+  app.get('/slow', (_req, res) => {
+    setTimeout(() => res.send('slow'), 400);
+  });
+  app.get('/stream', (_req, res) => {
+    let sent = 0;
+    res.type('text/plain');
+    new Readable({
+      read() {
+        sent += 1;
+        if (sent > 4) this.push(null);
+        else {
+          const chunk = `chunk ${sent}\n`;
+          setTimeout(() => this.push(chunk), 60);
+        }
+      },
+    }).pipe(res);
+  });
+  // Errors are answered without logging them, to keep the test output readable.
+  app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).send('Internal Server Error');
+  });
+  const server = createServer(app);
+  const port = await listen(server);
+  return { port, close: () => close(server) };
+}
+
+describeAdapterBehaviour({
+  name: `express${major}`,
+  newRegistry: () => new Registry(),
+  start: (options) => startStandardApp(options as unknown as ExpressRoutemeterOptions),
+});
