@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // import.meta.url (for the optional @opentelemetry/api) in the CommonJS build too.
+  shims: true,
 });

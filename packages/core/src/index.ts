@@ -1,6 +1,7 @@
 export type { BasicCredentials, MetricsAuth } from './auth.js';
 export type { ClusterOptions } from './cluster.js';
 export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
+export type { ExemplarGetter } from './exemplars.js';
 export {
   createScrapeHandler,
   OPENMETRICS_CONTENT_TYPE,

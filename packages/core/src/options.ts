@@ -1,6 +1,7 @@
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { type CompiledAuth, compileAuth, type MetricsAuth } from './auth.js';
 import { RoutemeterOptionError } from './errors.js';
+import { activeSpanExemplar, type ExemplarGetter } from './exemplars.js';
 import { NAMINGS } from './metrics.js';
 
 /** A prom-client registry of either content type. */
@@ -46,6 +47,12 @@ export interface RoutemeterOptions<Req = unknown, Res = unknown> {
   defaultMetrics?: boolean | undefined;
   /** Path the metrics are served on, or `false` to serve them yourself. Default: `'/metrics'`. */
   metricsPath?: string | false | undefined;
+  /**
+   * Exemplars on the duration histogram and the request counter, in OpenMetrics output only:
+   * `true` takes the trace and span ids of the active OpenTelemetry span (needs `@opentelemetry/api`),
+   * a function returns the labels itself. Default: `false`.
+   */
+  exemplars?: boolean | ExemplarGetter<Req, Res> | undefined;
   /** Who may read `metricsPath`: bearer tokens, basic credentials, or a predicate. Default: anyone. */
   auth?: MetricsAuth<Req> | undefined;
   /** Records requests to `metricsPath` like any other route. Default: `false`. */
@@ -83,6 +90,7 @@ export interface ResolvedOptions<Req, Res> {
   readonly labels: ReadonlyArray<readonly [name: string, getter: LabelGetter<Req, Res>]>;
   readonly defaultMetrics: boolean;
   readonly metricsPath: string | false;
+  readonly exemplars: ExemplarGetter<Req, Res> | undefined;
   readonly auth: CompiledAuth<Req> | undefined;
   readonly recordScrapes: boolean;
   readonly logger: Logger;
@@ -166,6 +174,10 @@ const checks: { readonly [K in keyof RoutemeterOptions]-?: Check } = {
     value === false || (typeof value === 'string' && value.startsWith('/') && !/[?#\s]/.test(value))
       ? undefined
       : `must be a path starting with '/' (no query, fragment or spaces) or false, got ${describe(value)}`,
+  exemplars: (value) =>
+    typeof value === 'boolean' || typeof value === 'function'
+      ? undefined
+      : `must be a boolean or a function (req, res) => labels, got ${describe(value)}`,
   auth: (value) => {
     if (typeof value === 'function') return undefined;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -243,6 +255,7 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
     labels: Object.entries(o.labels ?? {}),
     defaultMetrics: o.defaultMetrics ?? true,
     metricsPath: o.metricsPath ?? '/metrics',
+    exemplars: o.exemplars === true ? activeSpanExemplar() : o.exemplars || undefined,
     auth: o.auth === undefined ? undefined : compileAuth(o.auth),
     recordScrapes: o.recordScrapes ?? false,
     logger: o.logger ?? console,

@@ -146,7 +146,7 @@ class FixedLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
       series = createSeries(this.#context.metrics, [this.#method, this.#route, statusLabel(key, this.#byClass)]);
       this.#byStatus.set(key, series);
     }
-    record(series, this.#context.sizes, seconds, req, res);
+    record(series, this.#context, seconds, req, res);
   }
 }
 
@@ -176,7 +176,7 @@ class CustomLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
       series = createSeries(this.#context.metrics, [this.#method, this.#route, status, ...values]);
       this.#byKey.set(key, series);
     }
-    record(series, this.#context.sizes, seconds, req, res);
+    record(series, this.#context, seconds, req, res);
   }
 }
 
@@ -189,9 +189,18 @@ function createSeries(metrics: RequestMetrics, labelValues: readonly string[]): 
   };
 }
 
-function record<Req, Res>(series: Series, sizes: SizeReaders<Req, Res>, seconds: number, req: Req, res: Res): void {
+function record<Req, Res>(
+  series: Series,
+  context: RecorderContext<Req, Res>,
+  seconds: number,
+  req: Req,
+  res: Res,
+): void {
   if (series.requests !== undefined) series.requests.value += 1;
-  observe(series.duration, seconds);
+  const bucket = observe(series.duration, seconds);
+  const exemplarOf = context.options.exemplars;
+  if (exemplarOf !== undefined) keepExemplar(series, bucket, exemplarOf(req, res), seconds);
+  const sizes = context.sizes;
   if (series.requestSize !== undefined) {
     const size = sizes.requestSize(req);
     if (size !== undefined) observe(series.requestSize, size);
@@ -200,4 +209,18 @@ function record<Req, Res>(series: Series, sizes: SizeReaders<Req, Res>, seconds:
     const size = sizes.responseSize(res);
     if (size !== undefined) observe(series.responseSize, size);
   }
+}
+
+/** The request's exemplar becomes the latest of its duration bucket and of its request counter. */
+function keepExemplar(
+  series: Series,
+  bucket: number,
+  labels: Readonly<Record<string, string>> | undefined,
+  seconds: number,
+) {
+  if (labels === undefined) return;
+  const timestamp = Date.now() / 1000;
+  series.duration.exemplars ??= [];
+  series.duration.exemplars[bucket] = { labels, value: seconds, timestamp };
+  if (series.requests !== undefined) series.requests.exemplar = { labels, value: 1, timestamp };
 }

@@ -1,4 +1,4 @@
-import type { HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
+import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
@@ -43,6 +43,23 @@ function valueText(value: number): string {
   return `${value}`;
 }
 
+const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * ` # {trace_id="…"} 0.042 1764337200.123` after a sample, in OpenMetrics. An exemplar whose labels break
+ * the format's rules (names, or more than 128 characters in all) is left out rather than failing the scrape.
+ */
+function exemplarText(exemplar: Exemplar | undefined): string {
+  if (exemplar === undefined) return '';
+  let length = 0;
+  for (const [name, value] of Object.entries(exemplar.labels)) {
+    if (!EXEMPLAR_LABEL_NAME.test(name) || typeof value !== 'string') return '';
+    length += [...name].length + [...value].length;
+  }
+  if (length > 128) return '';
+  return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
+}
+
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -65,11 +82,12 @@ export async function renderStore(
   let inChunk = 0;
   for (const series of store.series.values()) {
     if (store.type === 'histogram') {
-      histogramLines(store as HistogramStore, series as HistogramSeries, defaultsText, lines);
+      histogramLines(store as HistogramStore, series as HistogramSeries, defaultsText, openMetrics, lines);
     } else {
       const sampleName = openMetrics && store.type === 'counter' ? `${name}_total` : name;
       const labels = defaultsText === '' ? labelText(series.labels) : `${labelText(series.labels)},${defaultsText}`;
-      lines.push(`${sampleName}{${labels}} ${valueText((series as ValueSeries).value)}`);
+      const { value, exemplar } = series as ValueSeries;
+      lines.push(`${sampleName}{${labels}} ${valueText(value)}${openMetrics ? exemplarText(exemplar) : ''}`);
     }
     if (++inChunk === SERIES_PER_CHUNK) {
       chunks.push(lines.join('\n'));
@@ -94,16 +112,25 @@ function bucketLinePrefixes(store: HistogramStore, defaultsText: string): string
   return prefixes;
 }
 
-function histogramLines(store: HistogramStore, series: HistogramSeries, defaultsText: string, lines: string[]): void {
+function histogramLines(
+  store: HistogramStore,
+  series: HistogramSeries,
+  defaultsText: string,
+  openMetrics: boolean,
+  lines: string[],
+): void {
   const prefixes = bucketLinePrefixes(store, defaultsText);
   const labels = labelText(series.labels);
   const bounds = store.upperBounds.length;
+  const exemplars = openMetrics ? series.exemplars : undefined;
   let cumulative = 0;
   for (let i = 0; i < bounds; i++) {
     cumulative += series.counts[i] as number;
-    lines.push(`${prefixes[i]}${labels}} ${valueText(cumulative)}`);
+    const exemplar = exemplars === undefined ? '' : exemplarText(exemplars[i]);
+    lines.push(`${prefixes[i]}${labels}} ${valueText(cumulative)}${exemplar}`);
   }
-  lines.push(`${prefixes[bounds]}${labels}} ${valueText(series.count)}`);
+  const exemplar = exemplars === undefined ? '' : exemplarText(exemplars[bounds]);
+  lines.push(`${prefixes[bounds]}${labels}} ${valueText(series.count)}${exemplar}`);
   const tail = defaultsText === '' ? labels : `${defaultsText},${labels}`;
   lines.push(`${store.name}_sum{${tail}} ${valueText(series.sum)}`);
   lines.push(`${store.name}_count{${tail}} ${valueText(series.count)}`);

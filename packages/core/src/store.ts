@@ -16,10 +16,18 @@ const STORE_BRAND = Symbol.for('routemeter.store');
 
 export type Labels = Readonly<Record<string, string>>;
 
+/** The labels (a trace id, say) of one recorded request, its value and when, in seconds: OpenMetrics only. */
+export interface Exemplar {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timestamp: number;
+}
+
 /** One counter or gauge series. */
 export interface ValueSeries {
   readonly labels: Labels;
   value: number;
+  exemplar: Exemplar | undefined;
 }
 
 /** One histogram series: per-bucket counts (not cumulative; the last slot is above every bound), sum and count. */
@@ -29,16 +37,19 @@ export interface HistogramSeries {
   readonly counts: Float64Array;
   sum: number;
   count: number;
+  /** The latest exemplar of each bucket, once there is one. */
+  exemplars: (Exemplar | undefined)[] | undefined;
 }
 
-/** Adds one observation to a histogram series. */
-export function observe(series: HistogramSeries, value: number): void {
+/** Adds one observation to a histogram series; returns the index of the bucket it fell in. */
+export function observe(series: HistogramSeries, value: number): number {
   const bounds = series.bounds;
   let i = 0;
   while (i < bounds.length && value > (bounds[i] as number)) i++;
   series.counts[i] = (series.counts[i] as number) + 1;
   series.sum += value;
   series.count += 1;
+  return i;
 }
 
 abstract class Store<S extends { readonly labels: Labels }> {
@@ -85,11 +96,14 @@ export class ValueStore extends Store<ValueSeries> {
   }
 
   protected create(labels: Labels): ValueSeries {
-    return { labels, value: 0 };
+    return { labels, value: 0, exemplar: undefined };
   }
 
   reset(): void {
-    for (const series of this.series.values()) series.value = 0;
+    for (const series of this.series.values()) {
+      series.value = 0;
+      series.exemplar = undefined;
+    }
   }
 
   get() {
@@ -122,6 +136,7 @@ export class HistogramStore extends Store<HistogramSeries> {
       counts: new Float64Array(this.upperBounds.length + 1),
       sum: 0,
       count: 0,
+      exemplars: undefined,
     };
   }
 
@@ -130,6 +145,7 @@ export class HistogramStore extends Store<HistogramSeries> {
       series.counts.fill(0);
       series.sum = 0;
       series.count = 0;
+      series.exemplars = undefined;
     }
   }
 
