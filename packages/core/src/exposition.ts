@@ -7,11 +7,20 @@ import { renderStore } from './store-text.js';
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
-/** One answer to a scrape, for an adapter to send as it is (headers include Content-Type). */
+/**
+ * One answer to a scrape, for an adapter to send as it is (headers include Content-Type). A scrape of
+ * thousands of series is megabytes: send `chunks` one after another (a stream) rather than `body`,
+ * so that neither joining nor writing it stalls the event loop.
+ */
 export interface ScrapeResponse {
   readonly status: number;
   readonly contentType: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** The body in pieces, in order. */
+  readonly chunks: readonly string[];
+  /** Byte length of the whole body, for Content-Length. */
+  readonly byteLength: number;
+  /** The whole body as one string (joined on first read). */
   readonly body: string;
 }
 
@@ -65,6 +74,11 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * routemeter's own stores are rendered by {@link renderStore}, to the same bytes, without stalling.
  */
 export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean): Promise<string> {
+  return (await renderMetricChunks(registry, openMetrics)).join('');
+}
+
+/** {@link renderMetrics} as pieces to write in order. */
+export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boolean): Promise<string[]> {
   const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
   const view: RenderingRegistry =
     registry.contentType === contentType
@@ -77,10 +91,17 @@ export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean)
       const shown = openMetrics ? openMetricsView(metric) : metric;
       return isStore(metric)
         ? renderStore(metric, shown.name, openMetrics, defaultLabels)
-        : view.getMetricsAsString(shown);
+        : view.getMetricsAsString(shown).then((text) => [text]);
     }),
   );
-  return openMetrics ? `${rendered.join('\n')}\n# EOF\n` : `${rendered.join('\n\n')}\n`;
+  const separator = openMetrics ? '\n' : '\n\n';
+  const chunks: string[] = [];
+  rendered.forEach((parts, i) => {
+    if (i > 0) chunks.push(separator);
+    chunks.push(...parts);
+  });
+  chunks.push(openMetrics ? '\n# EOF\n' : '\n');
+  return chunks;
 }
 
 /** prom-client's per-metric renderer: public JavaScript, missing from its type declarations. */
@@ -96,8 +117,24 @@ function openMetricsView(metric: MetricObject): MetricObject {
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
 
-function reply(status: number, contentType: string, body: string, extra?: Record<string, string>): ScrapeResponse {
-  return { status, contentType, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...extra }, body };
+function reply(
+  status: number,
+  contentType: string,
+  chunks: readonly string[],
+  extra?: Record<string, string>,
+): ScrapeResponse {
+  let body: string | undefined;
+  return {
+    status,
+    contentType,
+    headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...extra },
+    chunks,
+    byteLength: chunks.reduce((total, chunk) => total + Buffer.byteLength(chunk), 0),
+    get body() {
+      body ??= chunks.join('');
+      return body;
+    },
+  };
 }
 
 /**
@@ -112,7 +149,7 @@ export function createScrapeHandler<Req>(
   const unauthorized = reply(
     401,
     TEXT_PLAIN,
-    'Unauthorized\n',
+    ['Unauthorized\n'],
     auth?.challenge ? { 'WWW-Authenticate': auth.challenge } : undefined,
   );
   return async function scrape(accept, authorization, req) {
@@ -120,11 +157,11 @@ export function createScrapeHandler<Req>(
     const openMetrics = prefersOpenMetrics(accept);
     try {
       const registry = typeof source === 'function' ? await source() : source;
-      const body = await renderMetrics(registry, openMetrics);
-      return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body);
+      const chunks = await renderMetricChunks(registry, openMetrics);
+      return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, chunks);
     } catch (error) {
       logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-      return reply(500, TEXT_PLAIN, 'routemeter: collecting metrics failed\n');
+      return reply(500, TEXT_PLAIN, ['routemeter: collecting metrics failed\n']);
     }
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import type { MetricsAuth } from './auth.js';
 import { type ClusterOptions, clusterRegistry } from './cluster.js';
 import { RoutemeterOptionError } from './errors.js';
@@ -66,8 +67,9 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
     }
     scrape(req.headers.accept, req.headers.authorization, req).then(
       (reply) => {
-        res.writeHead(reply.status, { ...reply.headers, 'Content-Length': Buffer.byteLength(reply.body) });
-        res.end(req.method === 'HEAD' ? undefined : reply.body);
+        res.writeHead(reply.status, { ...reply.headers, 'Content-Length': reply.byteLength });
+        if (req.method === 'HEAD') res.end();
+        else Readable.from(reply.chunks).pipe(res);
       },
       () => res.writeHead(500).end(),
     );

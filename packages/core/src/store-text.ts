@@ -2,9 +2,9 @@ import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, Va
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
- * label text is escaped once and cached on the series, and the output is built in chunks of
- * {@link SERIES_PER_CHUNK} series with a yield to the event loop between chunks, so a scrape of
- * thousands of series neither takes prom-client's ~180 ms nor stalls the server for it.
+ * label text is escaped once, a series' text is reused while the series is unchanged, and the output
+ * is built in chunks of {@link SERIES_PER_CHUNK} series with a yield to the event loop between chunks,
+ * so a scrape of thousands of series neither takes prom-client's ~180 ms nor stalls the server for it.
  * (The equivalence with prom-client's rendering is a property test: store.test.ts.)
  */
 
@@ -71,33 +71,61 @@ export async function renderStore(
   name: string,
   openMetrics: boolean,
   defaultLabels: Readonly<Record<string, unknown>>,
-): Promise<string> {
+): Promise<string[]> {
   const header = `# HELP ${escapeString(name)} ${escapeString(store.help)}\n# TYPE ${escapeString(name)} ${store.type}`;
   const defaults = Object.fromEntries(
     Object.entries(defaultLabels).filter(([label]) => !store.labelNames.includes(label)),
   );
   const defaultsText = formatLabels(defaults);
-  const chunks = [header];
+  const cache = openMetrics ? openMetricsTexts : textTexts;
+  const cacheKey = `${name}\u0000${defaultsText}\u0000${store.generation}`;
+  const parts = [header];
   let lines: string[] = [];
-  let inChunk = 0;
   for (const series of store.series.values()) {
-    if (store.type === 'histogram') {
-      histogramLines(store as HistogramStore, series as HistogramSeries, defaultsText, openMetrics, lines);
-    } else {
-      const sampleName = openMetrics && store.type === 'counter' ? `${name}_total` : name;
-      const labels = defaultsText === '' ? labelText(series.labels) : `${labelText(series.labels)},${defaultsText}`;
-      const { value, exemplar } = series as ValueSeries;
-      lines.push(`${sampleName}{${labels}} ${valueText(value)}${openMetrics ? exemplarText(exemplar) : ''}`);
+    const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
+    let cached = cache.get(series);
+    if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
+      cached = { key: cacheKey, version, text: seriesText(store, series, name, openMetrics, defaultsText) };
+      cache.set(series, cached);
     }
-    if (++inChunk === SERIES_PER_CHUNK) {
-      chunks.push(lines.join('\n'));
+    lines.push(cached.text);
+    if (lines.length === SERIES_PER_CHUNK) {
+      parts.push(`\n${lines.join('\n')}`);
       lines = [];
-      inChunk = 0;
       await nextTurn();
     }
   }
-  if (lines.length > 0) chunks.push(lines.join('\n'));
-  return chunks.join('\n');
+  if (lines.length > 0) parts.push(`\n${lines.join('\n')}`);
+  return parts;
+}
+
+/**
+ * The last text of each series, per format, reused while the series has not changed: a histogram's
+ * text changes only with its count, a counter's or gauge's only with its value. Most series of a
+ * large app are idle between two scrapes, so most of a scrape is copying cached text.
+ */
+interface CachedText {
+  readonly key: string;
+  readonly version: number;
+  readonly text: string;
+}
+const textTexts = new WeakMap<object, CachedText>();
+const openMetricsTexts = new WeakMap<object, CachedText>();
+
+function seriesText(
+  store: ValueStore | HistogramStore,
+  series: ValueSeries | HistogramSeries,
+  name: string,
+  openMetrics: boolean,
+  defaultsText: string,
+): string {
+  if (store.type === 'histogram') {
+    return histogramText(store as HistogramStore, series as HistogramSeries, defaultsText, openMetrics);
+  }
+  const sampleName = openMetrics && store.type === 'counter' ? `${name}_total` : name;
+  const labels = defaultsText === '' ? labelText(series.labels) : `${labelText(series.labels)},${defaultsText}`;
+  const { value, exemplar } = series as ValueSeries;
+  return `${sampleName}{${labels}} ${valueText(value)}${openMetrics ? exemplarText(exemplar) : ''}`;
 }
 
 const bucketPrefixes = new WeakMap<HistogramStore, { defaultsText: string; prefixes: string[] }>();
@@ -112,13 +140,13 @@ function bucketLinePrefixes(store: HistogramStore, defaultsText: string): string
   return prefixes;
 }
 
-function histogramLines(
+function histogramText(
   store: HistogramStore,
   series: HistogramSeries,
   defaultsText: string,
   openMetrics: boolean,
-  lines: string[],
-): void {
+): string {
+  const lines: string[] = [];
   const prefixes = bucketLinePrefixes(store, defaultsText);
   const labels = labelText(series.labels);
   const bounds = store.upperBounds.length;
@@ -134,4 +162,5 @@ function histogramLines(
   const tail = defaultsText === '' ? labels : `${defaultsText},${labels}`;
   lines.push(`${store.name}_sum{${tail}} ${valueText(series.sum)}`);
   lines.push(`${store.name}_count{${tail}} ${valueText(series.count)}`);
+  return lines.join('\n');
 }

@@ -56,6 +56,8 @@ abstract class Store<S extends { readonly labels: Labels }> {
   readonly [STORE_BRAND] = true;
   readonly aggregator = 'sum';
   readonly series = new Map<string, S>();
+  /** Bumped by every reset, so text cached for a series before it is known to be stale. */
+  generation = 0;
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
 
   constructor(
@@ -100,6 +102,7 @@ export class ValueStore extends Store<ValueSeries> {
   }
 
   reset(): void {
+    this.generation += 1;
     for (const series of this.series.values()) {
       series.value = 0;
       series.exemplar = undefined;
@@ -141,6 +144,7 @@ export class HistogramStore extends Store<HistogramSeries> {
   }
 
   reset(): void {
+    this.generation += 1;
     for (const series of this.series.values()) {
       series.counts.fill(0);
       series.sum = 0;

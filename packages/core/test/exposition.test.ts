@@ -105,6 +105,8 @@ describe('scrape handler', () => {
       'application/openmetrics-text; version=1.0.0; charset=utf-8',
     ]);
     expect(open.body.endsWith('# EOF\n')).toBe(true);
+    expect(open.chunks.join('')).toBe(open.body);
+    expect(open.byteLength).toBe(Buffer.byteLength(open.body));
   });
 
   it('answers 500 and warns when a collector rejects', async () => {
@@ -119,12 +121,10 @@ describe('scrape handler', () => {
     });
     const warnings: string[] = [];
     const reply = await createScrapeHandler(registry, { warn: (message) => warnings.push(message) })(undefined);
-    expect(reply).toEqual({
-      status: 500,
-      contentType: 'text/plain; charset=utf-8',
-      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
-      body: 'routemeter: collecting metrics failed\n',
-    });
+    expect(reply.status).toBe(500);
+    expect(reply.headers).toEqual({ 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    expect(reply.body).toBe('routemeter: collecting metrics failed\n');
+    expect(reply.chunks).toEqual([reply.body]);
     expect(warnings).toEqual(['routemeter: collecting metrics failed: database down']);
   });
 });

@@ -85,6 +85,51 @@ describe("routemeter's stores render exactly as prom-client's metrics", () => {
     );
   });
 
+  it('never serves stale cached text: rendering between changes and resets matches prom-client each time', async () => {
+    const step = fc.oneof(
+      observation.map((o) => ({ kind: 'observe' as const, ...o })),
+      fc.constant({ kind: 'reset' as const }),
+      fc.constant({ kind: 'render' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 30 }), fc.boolean(), async (steps, openMetrics) => {
+        const theirs = new Registry();
+        const histogram = new Histogram({
+          name: 'req_seconds',
+          help: 'Time.',
+          labelNames,
+          buckets: BOUNDS,
+          registers: [theirs],
+        });
+        const counter = new Counter({ name: 'reqs_total', help: 'Requests.', labelNames, registers: [theirs] });
+        const ours = new Registry();
+        const histogramStore = new HistogramStore('req_seconds', 'Time.', labelNames, BOUNDS);
+        const counterStore = new ValueStore('counter', 'reqs_total', 'Requests.', labelNames);
+        ours.registerMetric(histogramStore as unknown as Metric);
+        ours.registerMetric(counterStore as unknown as Metric);
+        for (const s of [...steps, { kind: 'render' as const }]) {
+          if (s.kind === 'observe') {
+            const [method, route, status_code] = s.labels;
+            histogram.observe({ method, route, status_code }, s.value);
+            counter.inc({ method, route, status_code });
+            observe(histogramStore.seriesFor(s.labels), s.value);
+            counterStore.seriesFor(s.labels).value += 1;
+          } else if (s.kind === 'reset') {
+            // prom-client drops reset series while routemeter zeroes them: compare after re-creating them at 0.
+            theirs.resetMetrics();
+            ours.resetMetrics();
+            for (const series of histogramStore.series.values())
+              histogram.zero(series.labels as Record<string, string>);
+            for (const series of counterStore.series.values()) counter.inc(series.labels as Record<string, string>, 0);
+          } else {
+            expect(await renderMetrics(ours, openMetrics)).toBe(await renderMetrics(theirs, openMetrics));
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('reset by registry.resetMetrics() zeroes every series in place', async () => {
     const registry = new Registry();
     const store = new HistogramStore('t_seconds', 'Time.', ['route'], [1]);

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { CLIENT_CLOSED_STATUS, createRoutemeter, type MethodMeter, type RoutemeterOptions } from '@routemeter/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { routeTemplate } from './route-template.js';
@@ -40,8 +41,10 @@ export function routemeter(options?: ExpressRoutemeterOptions): RequestHandler {
     meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => {
       res.statusCode = scrape.status;
       for (const [name, value] of Object.entries(scrape.headers)) res.setHeader(name, value);
-      res.setHeader('Content-Length', Buffer.byteLength(scrape.body));
-      res.end(req.method === 'HEAD' ? undefined : scrape.body);
+      res.setHeader('Content-Length', scrape.byteLength);
+      // Streamed piece by piece: a large scrape written at once would stall the event loop.
+      if (req.method === 'HEAD') res.end();
+      else Readable.from(scrape.chunks).pipe(res);
     }, next);
   }
 
