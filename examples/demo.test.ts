@@ -1,0 +1,103 @@
+// `npm run demo` itself, short: it prints the RED table for both services and every route, and any alerts,
+// and leaves nothing running. Ctrl-C in the middle stops every child and frees every port.
+// `--from-source` runs the services on the TypeScript sources, so the test neither needs nor rebuilds dist/.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isListening, ROOT, SERVICES } from './lib/stack.mjs';
+
+const ROUTES = [
+  '#unmatched',
+  '/orders',
+  '/orgs/:org/repos/:repo',
+  '/orgs/:org/repos/:repo/stars',
+  '/slow',
+  '/stream',
+  '/users/:id',
+];
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs the demo in its own process group (as a terminal would), so a test can Ctrl-C the whole group. */
+function runDemo(...args: string[]): Run {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.mjs'), '--from-source', ...args], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  // Should an assertion fail while it runs, do not leave it behind.
+  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 110_000);
+  exited.finally(() => clearTimeout(timer));
+  return { child, output: () => output, exited };
+}
+
+/** Every 127.0.0.1 port the demo printed a URL for. */
+const printedPorts = (output: string) => [...output.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+
+describe('npm run demo', () => {
+  it('--duration 5 prints the RED table of both services and every route, then stops everything', async () => {
+    const run = runDemo('--duration', '5');
+    const { code } = await run.exited;
+    const output = run.output();
+    expect(code, output).toBe(0);
+
+    expect(output).toMatch(/^service\s+route\s+requests\s+req\/s\s+error %\s+p50 ms\s+p99 ms$/m);
+    const number = String.raw`\d+(?:\.\d+)?`;
+    for (const { job } of SERVICES) {
+      for (const route of ROUTES) {
+        const row = new RegExp(
+          `^${job}\\s+${route.replace(/[/.*]/g, '\\$&')}\\s+\\d+\\s+${number}\\s+${number}\\s+${number}\\s+${number}$`,
+          'm',
+        );
+        expect(output, `${job} ${route}`).toMatch(row);
+      }
+    }
+    // Only /orders fails; Prometheus counted every request the demo sent.
+    const errorPercent = [...output.matchAll(/^(\S+-service)\s+(\S+)\s+\d+\s+\S+\s+(\S+)\s/gm)].map((m) => [
+      m[2],
+      Number(m[3]),
+    ]);
+    for (const [route, percent] of errorPercent) expect(percent === 0, `${route} ${percent}`).toBe(route !== '/orders');
+    const counted = /Prometheus counted (\d+) requests; the demo sent (\d+), (\d+) answered/.exec(output);
+    expect(counted, output).not.toBeNull();
+    expect(counted?.[1]).toBe(counted?.[3]);
+    expect(Number(counted?.[2])).toBeGreaterThan(100);
+    expect(output).toMatch(/^Alerts/m);
+
+    const ports = printedPorts(output);
+    expect(ports.length).toBe(3);
+    for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  }, 120_000);
+
+  it('Ctrl-C during the traffic stops the services and Prometheus, leaving no port bound', async () => {
+    const run = runDemo('--duration', '60');
+    const deadline = Date.now() + 60_000;
+    while (!run.output().includes('> send traffic') && Date.now() < deadline && run.child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(run.output()).toContain('> send traffic');
+    const ports = printedPorts(run.output());
+    expect(ports.length).toBe(3);
+    const interrupted = Date.now();
+    process.kill(-(run.child.pid as number), 'SIGINT'); // what a terminal's Ctrl-C does: the whole group
+    const { code } = await run.exited;
+    expect(Date.now() - interrupted).toBeLessThan(10_000);
+    expect(code, run.output()).toBe(130);
+    expect(run.output()).toContain('SIGINT: stopping');
+    for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  }, 120_000);
+});
