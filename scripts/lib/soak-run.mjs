@@ -34,7 +34,9 @@ async function start() {
   app.get('/boom', async () => {
     throw new Error('boom');
   });
-  app.get('/slow', (_req, reply) => slow(() => reply.send('late')));
+  app.get('/slow', (_req, reply) => {
+    slow(() => reply.send('late'));
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { port: app.server.address().port, close: () => app.close() };
 }

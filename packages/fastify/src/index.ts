@@ -1,2 +1,14 @@
-// The Fastify adapter is being written (issue 4); this placeholder keeps the workspace building.
-export {};
+import { routemeter } from './plugin.js';
+
+export {
+  CLIENT_CLOSED_STATUS,
+  DEFAULT_DURATION_BUCKETS,
+  DEFAULT_SIZE_BUCKETS,
+  OTHER_METHOD,
+  OVERFLOW_ROUTE,
+  RoutemeterMetricConflictError,
+  RoutemeterOptionError,
+  UNMATCHED_ROUTE,
+} from '@routemeter/core';
+export { type FastifyRoutemeterOptions, routemeter } from './plugin.js';
+export default routemeter;

@@ -1,0 +1,21 @@
+import type { FastifyRoutemeterOptions } from '@routemeter/fastify';
+import Fastify from 'fastify';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
+import { startStandardApp } from './serve.js';
+
+const major = Number(Fastify().version.split('.')[0]);
+
+// Guards the test setup itself: the fastify4 project must really run Fastify 4, and fastify5 Fastify 5.
+describe('the Fastify under test', () => {
+  it('is the major version the project is named after', ({ task }) => {
+    expect(`fastify${major}`).toBe(task.file.projectName);
+  });
+});
+
+describeAdapterBehaviour({
+  name: `fastify${major}`,
+  newRegistry: () => new Registry(),
+  start: (options) => startStandardApp(options as unknown as FastifyRoutemeterOptions),
+});
