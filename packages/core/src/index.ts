@@ -24,5 +24,6 @@ export {
   type RoutemeterOptions,
 } from './options.js';
 export type { MethodMeter, RouteMeter, SizeReaders } from './recorder.js';
+export { contentLength, pathOf } from './request-values.js';
 export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './route-label.js';
 export { createRoutemeter, type Routemeter } from './routemeter.js';

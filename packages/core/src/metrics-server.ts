@@ -7,6 +7,7 @@ import { RoutemeterOptionError } from './errors.js';
 import { createScrapeHandler, type ScrapeHandler } from './exposition.js';
 import type { AnyRegistry, Logger } from './options.js';
 import { resolveOptions } from './options.js';
+import { pathOf } from './request-values.js';
 
 export interface MetricsServerOptions {
   /** Port to listen on; `0` picks a free one. Default: `9464` (the OpenTelemetry Prometheus exporter's). */
@@ -60,7 +61,7 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
   const source = cluster ? () => clusterRegistry(shared.logger, cluster === true ? {} : cluster) : shared.registry;
   const scrape: ScrapeHandler<IncomingMessage> = createScrapeHandler(source, shared.logger, shared.auth);
   const server = createServer((req, res) => {
-    const pathname = (req.url ?? '/').split('?', 1)[0];
+    const pathname = pathOf(req.url ?? '/');
     if (pathname !== path || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(pathname === path ? 405 : 404, pathname === path ? { Allow: 'GET, HEAD' } : {}).end();
       return;

@@ -55,9 +55,14 @@ export class MethodMeter<Req, Res> {
     if (this.#inFlight !== undefined) this.#inFlight.value -= 1;
   }
 
-  /** Call once when a request ends, finished or aborted; `route` is the template, undefined if none matched. */
+  /** Call once when a started request ends, finished or aborted; `route` is the template, undefined if none matched. */
   finish(route: string | undefined, statusCode: number, seconds: number, req: Req, res: Res): void {
     this.end();
+    this.record(route, statusCode, seconds, req, res);
+  }
+
+  /** Records a request that was never {@link start}ed (answered before the adapter saw it begin). */
+  record(route: string | undefined, statusCode: number, seconds: number, req: Req, res: Res): void {
     const normalize = this.#context.options.normalizeRoute;
     const series =
       route === undefined
@@ -105,13 +110,16 @@ export class RouteMeter<Req, Res> {
     this.#methodMeter.start();
   }
 
+  /** Call once when a started request ends, finished or aborted. */
   finish(statusCode: number, seconds: number, req: Req, res: Res): void {
-    if (this.#series === undefined) {
-      this.#methodMeter.finish(this.#route, statusCode, seconds, req, res);
-      return;
-    }
     this.#methodMeter.end();
-    this.#series.record(statusCode, seconds, req, res);
+    this.record(statusCode, seconds, req, res);
+  }
+
+  /** Records a request that was never {@link start}ed. */
+  record(statusCode: number, seconds: number, req: Req, res: Res): void {
+    if (this.#series === undefined) this.#methodMeter.record(this.#route, statusCode, seconds, req, res);
+    else this.#series.record(statusCode, seconds, req, res);
   }
 }
 

@@ -1,5 +1,11 @@
 import { Readable } from 'node:stream';
-import { CLIENT_CLOSED_STATUS, createRoutemeter, type MethodMeter, type RoutemeterOptions } from '@routemeter/core';
+import {
+  CLIENT_CLOSED_STATUS,
+  contentLength,
+  createRoutemeter,
+  type MethodMeter,
+  type RoutemeterOptions,
+} from '@routemeter/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { routeTemplate } from './route-template.js';
 
@@ -103,10 +109,4 @@ function statusOf(res: Response): number {
 
 function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
-}
-
-function contentLength(header: string | number | string[] | undefined): number | undefined {
-  if (header === undefined || Array.isArray(header)) return undefined;
-  const length = Number(header);
-  return Number.isFinite(length) && length >= 0 ? length : undefined;
 }

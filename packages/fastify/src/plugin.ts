@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import {
   CLIENT_CLOSED_STATUS,
+  contentLength,
   createRoutemeter,
+  pathOf,
   type RouteMeter,
   type Routemeter,
   type RoutemeterOptions,
@@ -69,6 +71,8 @@ const sizes = {
 interface Finisher {
   start(request: Req): void;
   finish(statusCode: number, seconds: number, request: Req, reply: Res | null): void;
+  /** Records without touching the in-flight gauge: for a request whose start routemeter did not see. */
+  record(statusCode: number, seconds: number, request: Req, reply: Res | null): void;
 }
 
 function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOptions | undefined, done: Done): void {
@@ -106,8 +110,9 @@ function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOp
       if (request[kInFlight]) meter.method(request.method).end();
       return;
     }
-    if (requestsInFlight && !request[kInFlight]) finisher.start(request); // a hook before ours answered early
-    finisher.finish(statusCode, seconds, request, reply);
+    // A hook before ours may have answered before routemeter's onRequest counted it in flight.
+    if (requestsInFlight && !request[kInFlight]) finisher.record(statusCode, seconds, request, reply);
+    else finisher.finish(statusCode, seconds, request, reply);
   }
 
   function onResponseOf(finisher: Finisher) {
@@ -165,6 +170,9 @@ function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOp
       },
       finish(statusCode, seconds, request, reply) {
         (byMethod.get(request.method) ?? first).finish(statusCode, seconds, request, reply as Res);
+      },
+      record(statusCode, seconds, request, reply) {
+        (byMethod.get(request.method) ?? first).record(statusCode, seconds, request, reply as Res);
       },
     };
   }
@@ -233,6 +241,9 @@ function unmatchedFinisher(meter: Routemeter<Req, Res>): Finisher {
     finish(statusCode, seconds, request, reply) {
       meter.method(request.method).finish(undefined, statusCode, seconds, request, reply as Res);
     },
+    record(statusCode, seconds, request, reply) {
+      meter.method(request.method).record(undefined, statusCode, seconds, request, reply as Res);
+    },
   };
 }
 
@@ -251,9 +262,9 @@ function countAnsweredBeforeHooks(fastify: FastifyInstance, meter: Routemeter<Re
   function routemeterAnsweredBeforeHooks(req: IncomingMessage, res: ServerResponse): void {
     if (res.writableEnded && res.listenerCount('error') === 0 && ANSWERED_BEFORE_HOOKS.has(res.statusCode)) {
       if (excludes && meter.isExcluded(pathOf(req.url ?? '/'), req as unknown as Req)) return;
-      const methodMeter = meter.method(req.method ?? 'GET');
-      methodMeter.start();
-      methodMeter.finish(undefined, res.statusCode, 0, req as unknown as Req, res as unknown as Res);
+      meter
+        .method(req.method ?? 'GET')
+        .record(undefined, res.statusCode, 0, req as unknown as Req, res as unknown as Res);
     }
   }
   raw.on('request', routemeterAnsweredBeforeHooks);
@@ -280,23 +291,13 @@ function routeMeterFinisher(routeMeter: RouteMeter<Req, Res>): Finisher {
   return {
     start: () => routeMeter.start(),
     finish: (statusCode, seconds, request, reply) => routeMeter.finish(statusCode, seconds, request, reply as Res),
+    record: (statusCode, seconds, request, reply) => routeMeter.record(statusCode, seconds, request, reply as Res),
   };
 }
 
 function prepend<H>(existing: H | H[] | undefined, hook: H): H[] {
   if (existing === undefined) return [hook];
   return Array.isArray(existing) ? [hook, ...existing] : [hook, existing];
-}
-
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
-function contentLength(header: string | number | string[] | undefined): number | undefined {
-  if (header === undefined || Array.isArray(header)) return undefined;
-  const length = Number(header);
-  return Number.isFinite(length) && length >= 0 ? length : undefined;
 }
 
 /**

@@ -1,0 +1,14 @@
+/** Small readers of HTTP values that every adapter needs the same way. */
+
+/** A Content-Length header as a number of bytes; undefined when absent, repeated or not a size. */
+export function contentLength(header: string | number | readonly string[] | undefined): number | undefined {
+  if (header === undefined || Array.isArray(header)) return undefined;
+  const length = Number(header);
+  return Number.isFinite(length) && length >= 0 ? length : undefined;
+}
+
+/** The path of a request target, without its query string (not decoded, as `exclude` paths are written). */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
