@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, type Reply, send, sendAndAbort } from './http.js';
 import { type Exposition, labelValues, parseExposition, sampleValue, sumOf } from './metrics-text.js';
@@ -159,6 +160,38 @@ export function describeAdapterBehaviour(adapter: AdapterUnderTest): void {
       expect([400, 404]).toContain(status);
       await app.send('/users/1');
       expect(countsOf(await app.scrape())).toEqual({ [`GET #unmatched ${status}`]: 1, 'GET /users/:id 200': 1 });
+    });
+
+    it('never crashes and creates no route label outside the route table, whatever the URL', async () => {
+      const app = await start();
+      const hex = fc
+        .integer({ min: 0, max: 255 })
+        .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`);
+      const segment = fc.oneof(
+        fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@-]{1,12}$/),
+        fc.array(hex, { minLength: 1, maxLength: 6 }).map((bytes) => bytes.join('')),
+        fc.constantFrom('%', '%G1', '%E0%A4%A', '%C0%AF', '..', '%2F', '%00', 'users', 'orgs', 'repos'),
+      );
+      const url = fc
+        .tuple(fc.array(segment, { maxLength: 8 }), fc.option(fc.stringMatching(/^[a-z0-9=&%]{0,20}$/)))
+        .map(([parts, query]) => `/${parts.join('/')}${query === null ? '' : `?${query}`}`);
+      let sent = 0;
+      await fc.assert(
+        fc.asyncProperty(url, async (path) => {
+          const reply = await app.send(path);
+          sent += 1;
+          expect(reply.status).toBeGreaterThanOrEqual(200);
+        }),
+        { numRuns: 200 },
+      );
+      await app.send(`/users/${'a'.repeat(8000)}`);
+      sent += 1;
+      const metrics = await app.scrape();
+      const table = ['#unmatched', '/users/:id', '/users', '/orgs/:org/repos', '/orgs/:org/repos/:repo'];
+      expect(labelValues(metrics, 'http_requests_total', 'route').filter((route) => !table.includes(route))).toEqual(
+        [],
+      );
+      expect(sumOf(metrics, 'http_requests_total')).toBe(sent);
     });
 
     it('counts thrown and asynchronous errors once each, as 500', async () => {
