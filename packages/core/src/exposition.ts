@@ -16,8 +16,8 @@ export interface ScrapeResponse {
   readonly status: number;
   readonly contentType: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** The body in pieces, in order. */
-  readonly chunks: readonly string[];
+  /** The body in pieces (UTF-8), in order. */
+  readonly chunks: readonly Buffer[];
   /** Byte length of the whole body, for Content-Length. */
   readonly byteLength: number;
   /** The whole body as one string (joined on first read). */
@@ -74,11 +74,11 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * routemeter's own stores are rendered by {@link renderStore}, to the same bytes, without stalling.
  */
 export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean): Promise<string> {
-  return (await renderMetricChunks(registry, openMetrics)).join('');
+  return Buffer.concat(await renderMetricChunks(registry, openMetrics)).toString('utf8');
 }
 
 /** {@link renderMetrics} as pieces to write in order. */
-export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boolean): Promise<string[]> {
+export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boolean): Promise<Buffer[]> {
   const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
   const view: RenderingRegistry =
     registry.contentType === contentType
@@ -91,18 +91,22 @@ export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boo
       const shown = openMetrics ? openMetricsView(metric) : metric;
       return isStore(metric)
         ? renderStore(metric, shown.name, openMetrics, defaultLabels)
-        : view.getMetricsAsString(shown).then((text) => [text]);
+        : view.getMetricsAsString(shown).then((text) => [Buffer.from(text)]);
     }),
   );
-  const separator = openMetrics ? '\n' : '\n\n';
-  const chunks: string[] = [];
+  const separator = openMetrics ? NEWLINE : BLANK_LINE;
+  const chunks: Buffer[] = [];
   rendered.forEach((parts, i) => {
     if (i > 0) chunks.push(separator);
     chunks.push(...parts);
   });
-  chunks.push(openMetrics ? '\n# EOF\n' : '\n');
+  chunks.push(openMetrics ? OPENMETRICS_END : NEWLINE);
   return chunks;
 }
+
+const NEWLINE = Buffer.from('\n');
+const BLANK_LINE = Buffer.from('\n\n');
+const OPENMETRICS_END = Buffer.from('\n# EOF\n');
 
 /** prom-client's per-metric renderer: public JavaScript, missing from its type declarations. */
 interface RenderingRegistry {
@@ -120,7 +124,7 @@ const TEXT_PLAIN = 'text/plain; charset=utf-8';
 function reply(
   status: number,
   contentType: string,
-  chunks: readonly string[],
+  chunks: readonly Buffer[],
   extra?: Record<string, string>,
 ): ScrapeResponse {
   let body: string | undefined;
@@ -129,9 +133,9 @@ function reply(
     contentType,
     headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...extra },
     chunks,
-    byteLength: chunks.reduce((total, chunk) => total + Buffer.byteLength(chunk), 0),
+    byteLength: chunks.reduce((total, chunk) => total + chunk.length, 0),
     get body() {
-      body ??= chunks.join('');
+      body ??= Buffer.concat(chunks).toString('utf8');
       return body;
     },
   };
@@ -149,7 +153,7 @@ export function createScrapeHandler<Req>(
   const unauthorized = reply(
     401,
     TEXT_PLAIN,
-    ['Unauthorized\n'],
+    [Buffer.from('Unauthorized\n')],
     auth?.challenge ? { 'WWW-Authenticate': auth.challenge } : undefined,
   );
   return async function scrape(accept, authorization, req) {
@@ -161,7 +165,7 @@ export function createScrapeHandler<Req>(
       return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, chunks);
     } catch (error) {
       logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-      return reply(500, TEXT_PLAIN, ['routemeter: collecting metrics failed\n']);
+      return reply(500, TEXT_PLAIN, [Buffer.from('routemeter: collecting metrics failed\n')]);
     }
   };
 }

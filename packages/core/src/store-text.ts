@@ -8,7 +8,7 @@ import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, Va
  * (The equivalence with prom-client's rendering is a property test: store.test.ts.)
  */
 
-const SERIES_PER_CHUNK = 400;
+const SERIES_PER_CHUNK = 200;
 
 const labelTexts = new WeakMap<Labels, string>();
 
@@ -71,7 +71,7 @@ export async function renderStore(
   name: string,
   openMetrics: boolean,
   defaultLabels: Readonly<Record<string, unknown>>,
-): Promise<string[]> {
+): Promise<Buffer[]> {
   const header = `# HELP ${escapeString(name)} ${escapeString(store.help)}\n# TYPE ${escapeString(name)} ${store.type}`;
   const defaults = Object.fromEntries(
     Object.entries(defaultLabels).filter(([label]) => !store.labelNames.includes(label)),
@@ -79,35 +79,38 @@ export async function renderStore(
   const defaultsText = formatLabels(defaults);
   const cache = openMetrics ? openMetricsTexts : textTexts;
   const cacheKey = `${name}\u0000${defaultsText}\u0000${store.generation}`;
-  const parts = [header];
-  let lines: string[] = [];
+  const parts = [Buffer.from(header)];
+  let pieces: Buffer[] = [];
   for (const series of store.series.values()) {
     const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
     let cached = cache.get(series);
     if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
-      cached = { key: cacheKey, version, text: seriesText(store, series, name, openMetrics, defaultsText) };
+      const text = `\n${seriesText(store, series, name, openMetrics, defaultsText)}`;
+      cached = { key: cacheKey, version, bytes: Buffer.from(text) };
       cache.set(series, cached);
     }
-    lines.push(cached.text);
-    if (lines.length === SERIES_PER_CHUNK) {
-      parts.push(`\n${lines.join('\n')}`);
-      lines = [];
+    pieces.push(cached.bytes);
+    if (pieces.length === SERIES_PER_CHUNK) {
+      parts.push(Buffer.concat(pieces));
+      pieces = [];
       await nextTurn();
     }
   }
-  if (lines.length > 0) parts.push(`\n${lines.join('\n')}`);
+  if (pieces.length > 0) parts.push(Buffer.concat(pieces));
   return parts;
 }
 
 /**
- * The last text of each series, per format, reused while the series has not changed: a histogram's
- * text changes only with its count, a counter's or gauge's only with its value. Most series of a
- * large app are idle between two scrapes, so most of a scrape is copying cached text.
+ * The last text of each series (a newline, then its lines), per format, reused while the series has not
+ * changed: a histogram's text changes only with its count, a counter's or gauge's only with its value.
+ * Most series of a large app are idle between two scrapes, so most of a scrape is copying cached bytes.
+ * Kept as UTF-8 bytes: concatenated strings would be flattened again at every scrape, and the response
+ * is written as bytes anyway.
  */
 interface CachedText {
   readonly key: string;
   readonly version: number;
-  readonly text: string;
+  readonly bytes: Buffer;
 }
 const textTexts = new WeakMap<object, CachedText>();
 const openMetricsTexts = new WeakMap<object, CachedText>();

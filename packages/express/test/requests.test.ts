@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
-import fc from 'fast-check';
+import { routemeter } from '@routemeter/express';
+import express from 'express';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sendAndAbort } from '../../../test-kit/http.js';
 import { labelValues, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
@@ -32,6 +34,27 @@ describe('requests that match no route', () => {
     expect(sampleValue(metrics, 'http_requests_total', labels('#unmatched', '404', '_OTHER'))).toBe(1);
     expect(sampleValue(metrics, 'http_requests_total', labels('#unmatched', '404', 'DELETE'))).toBe(1);
     expect(labelValues(metrics, 'http_requests_total', 'route')).toEqual(['#unmatched']);
+  });
+});
+
+describe('routemeter used twice on one request', () => {
+  it('records the request once, through the first', async () => {
+    const registry = new Registry();
+    served = await serve(
+      (app) => {
+        const api = express.Router();
+        api.use(routemeter({ registry, defaultMetrics: false }));
+        api.get('/users/:id', (_req, res) => {
+          res.send('user');
+        });
+        app.use('/api', api);
+      },
+      { registry },
+    );
+    await served.send('/api/users/1');
+    const metrics = await served.scrape();
+    expect(sampleValue(metrics, 'http_requests_total', labels('/api/users/:id', '200'))).toBe(1);
+    expect(sumOf(metrics, 'http_requests_total')).toBe(1);
   });
 });
 
