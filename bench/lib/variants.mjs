@@ -1,0 +1,162 @@
+// The apps under test. Each variant is the same tiny app (GET /users/:id, small JSON body) with one
+// metrics library configured to record what routemeter records: method, route and status code.
+// Imported only by the server process (bench/server.mjs), so each variant's modules load alone.
+import { createServer } from 'node:http';
+
+/** name → { framework, label, peer? } in the order the tables list them. */
+export const VARIANTS = {
+  'express-bare': { framework: 'express', label: 'Express 5, bare', bare: true },
+  'express-noop': { framework: 'express', label: 'Express + no-op app.use (floor)', floor: true },
+  'express-routemeter': { framework: 'express', label: 'Express + @routemeter/express', ours: true },
+  'express-prom-bundle': { framework: 'express', label: 'Express + express-prom-bundle 8' },
+  'express-promster': { framework: 'express', label: 'Express + @promster/express 14' },
+  'fastify-bare': { framework: 'fastify', label: 'Fastify 5, bare', bare: true },
+  'fastify-hook': { framework: 'fastify', label: 'Fastify + empty onResponse hook (floor)', floor: true },
+  'fastify-routemeter': { framework: 'fastify', label: 'Fastify + @routemeter/fastify', ours: true },
+  'fastify-metrics': { framework: 'fastify', label: 'Fastify + fastify-metrics 13' },
+  'fastify-promster': { framework: 'fastify', label: 'Fastify + @promster/fastify 15' },
+};
+
+/** The scrape-cost app: 500 routes × GET/POST/PUT, status chosen by the client (`x-status`). */
+export const SCRAPE_ROUTES = 500;
+export const SCRAPE_METHODS = ['GET', 'POST', 'PUT'];
+export const SCRAPE_STATUSES = [200, 201, 404, 500];
+
+const user = (id) => ({ id, name: 'Ada Lovelace', email: 'ada@example.com', active: true });
+
+/**
+ * Builds a variant's app and returns a started node `http.Server` on 127.0.0.1.
+ * @param {string} name variant name
+ * @param {{ scrapeRoutes?: boolean }} options scrapeRoutes adds the 500 routes of the scrape bench
+ */
+export async function startVariant(name, { scrapeRoutes = false } = {}) {
+  const variant = VARIANTS[name];
+  if (variant === undefined) throw new Error(`unknown variant ${name}`);
+  return variant.framework === 'express' ? startExpress(name, scrapeRoutes) : startFastify(name, scrapeRoutes);
+}
+
+async function startExpress(name, scrapeRoutes) {
+  const { default: express } = await import('express');
+  // @routemeter/express patches Router.prototype.use on import to learn mount paths: import it first.
+  const metrics = await expressMetrics(name);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  if (metrics !== undefined) app.use(metrics.middleware);
+  if (metrics?.serve !== undefined) app.get('/metrics', metrics.serve);
+  app.get('/users/:id', function getUser(req, res) {
+    res.json(user(req.params.id));
+  });
+  if (scrapeRoutes) {
+    for (let i = 0; i < SCRAPE_ROUTES; i++) {
+      for (const method of SCRAPE_METHODS) {
+        app[method.toLowerCase()](`/r${i}/:id`, function scrapeRoute(req, res) {
+          res.status(Number(req.headers['x-status'] ?? 200)).json({ ok: true });
+        });
+      }
+    }
+  }
+  return listen((server) => server.on('request', app));
+}
+
+async function expressMetrics(name) {
+  switch (name) {
+    case 'express-bare':
+      return undefined;
+    case 'express-noop':
+      return { middleware: (_req, _res, next) => next() };
+    case 'express-routemeter': {
+      const { routemeter } = await import('@routemeter/express');
+      return { middleware: routemeter() };
+    }
+    case 'express-prom-bundle': {
+      const { default: promBundle } = await import('express-prom-bundle');
+      // Labels only status_code unless told; its default normalizePath turns /users/17 into /users/#val.
+      return {
+        middleware: promBundle({
+          includeMethod: true,
+          includePath: true,
+          includeStatusCode: true,
+          promClient: { collectDefaultMetrics: {} },
+        }),
+      };
+    }
+    case 'express-promster': {
+      const promster = await import('@promster/express');
+      // promster serves nothing itself: /metrics is ours, from its registry's summary.
+      return {
+        middleware: promster.createMiddleware({ options: {} }),
+        serve: async (_req, res) => {
+          res.setHeader('Content-Type', promster.getContentType());
+          res.end(await promster.getSummary());
+        },
+      };
+    }
+    default:
+      throw new Error(`not an express variant: ${name}`);
+  }
+}
+
+async function startFastify(name, scrapeRoutes) {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false });
+  await fastifyMetrics(name, app);
+  app.get('/users/:id', async function getUser(req) {
+    return user(req.params.id);
+  });
+  if (scrapeRoutes) {
+    for (let i = 0; i < SCRAPE_ROUTES; i++) {
+      app.route({
+        method: SCRAPE_METHODS,
+        url: `/r${i}/:id`,
+        handler: async function scrapeRoute(req, reply) {
+          reply.code(Number(req.headers['x-status'] ?? 200));
+          return { ok: true };
+        },
+      });
+    }
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server;
+}
+
+async function fastifyMetrics(name, app) {
+  switch (name) {
+    case 'fastify-bare':
+      return;
+    case 'fastify-hook':
+      app.addHook('onResponse', function emptyOnResponse(_req, _reply, done) {
+        done();
+      });
+      return;
+    case 'fastify-routemeter': {
+      const mod = await import('@routemeter/fastify');
+      await app.register(mod.routemeter ?? mod.default);
+      return;
+    }
+    case 'fastify-metrics': {
+      const { default: metricsPlugin } = await import('fastify-metrics');
+      // Route metrics (histogram + summary by method, route template, status code) are on by default.
+      await app.register(metricsPlugin, { endpoint: '/metrics', routeMetrics: { enabled: true } });
+      return;
+    }
+    case 'fastify-promster': {
+      const promster = await import('@promster/fastify');
+      await app.register(promster.plugin, {});
+      app.get('/metrics', async (_req, reply) => {
+        reply.type(promster.getContentType());
+        return promster.getSummary();
+      });
+      return;
+    }
+    default:
+      throw new Error(`not a fastify variant: ${name}`);
+  }
+}
+
+async function listen(attach) {
+  const server = createServer({ keepAliveTimeout: 60_000 });
+  attach(server);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}

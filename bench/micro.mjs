@@ -1,0 +1,184 @@
+// Micro: the recording path alone, in ns per recorded request, for a realistic label mix.
+// Calls core's meters directly (as the adapters do) and, for scale, prom-client used the way the peers
+// use it (a label object per request) and at its best (labels() children resolved once).
+// `runMicro` runs this file as its own process pinned to the server core; it prints JSON on stdout.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pinned, SERVER_CORE } from './lib/child.mjs';
+import { random } from './lib/load.mjs';
+import { fmt, median, table } from './lib/stats.mjs';
+
+const MIX_SIZE = 4096;
+
+const pick = (next, weighted) => {
+  let r = next() * weighted.reduce((sum, [, w]) => sum + w, 0);
+  for (const [value, weight] of weighted) {
+    r -= weight;
+    if (r < 0) return value;
+  }
+  return weighted[weighted.length - 1][0];
+};
+
+/** 50 route templates; methods and statuses weighted like a typical API; durations 0.5 ms–2 s, log-uniform. */
+function labelMix() {
+  const next = random(42);
+  const methods = [
+    ['GET', 70],
+    ['POST', 15],
+    ['PUT', 8],
+    ['DELETE', 5],
+    ['PATCH', 2],
+  ];
+  const statuses = [
+    [200, 80],
+    [201, 6],
+    [204, 3],
+    [304, 3],
+    [404, 5],
+    [500, 2],
+    [503, 1],
+  ];
+  return Array.from({ length: MIX_SIZE }, () => ({
+    method: pick(next, methods),
+    route: `/api/v1/resource${Math.floor(next() * 50)}/:id`,
+    status: pick(next, statuses),
+    seconds: 0.0005 * 4000 ** next(),
+  }));
+}
+
+function time(iterations, batches, body) {
+  const results = [];
+  body(Math.min(iterations, 200_000)); // warm-up: let the JIT settle
+  for (let b = 0; b < batches; b++) {
+    const start = process.hrtime.bigint();
+    body(iterations);
+    results.push(Number(process.hrtime.bigint() - start) / iterations);
+  }
+  return { nsPerRequest: median(results), batches: results };
+}
+
+async function measureAll({ iterations, batches }) {
+  const { Counter, Histogram, Registry } = await import('prom-client');
+  const { createRoutemeter, DEFAULT_DURATION_BUCKETS } = await import('@routemeter/core');
+  const mix = labelMix();
+  const mask = MIX_SIZE - 1;
+  const req = {};
+  const res = {};
+  const noSizes = { requestSize: () => undefined, responseSize: () => undefined };
+  const cases = {};
+
+  {
+    // Express adapter's path: the method's meter per request, the route template given at finish.
+    const meter = createRoutemeter({ registry: new Registry(), defaultMetrics: false }, noSizes);
+    cases['routemeter MethodMeter (Express path)'] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const r = mix[i & mask];
+        const m = meter.method(r.method);
+        m.start();
+        m.finish(r.route, r.status, r.seconds, req, res);
+      }
+    });
+  }
+  {
+    // Fastify adapter's path: one RouteMeter per route, made when the route is added.
+    const meter = createRoutemeter({ registry: new Registry(), defaultMetrics: false }, noSizes);
+    const routeMeters = new Map();
+    const bound = mix.map((r) => {
+      const key = `${r.method} ${r.route}`;
+      if (!routeMeters.has(key)) routeMeters.set(key, meter.route(r.method, r.route));
+      return routeMeters.get(key);
+    });
+    cases['routemeter RouteMeter (Fastify path)'] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const r = mix[i & mask];
+        const m = bound[i & mask];
+        m.start();
+        m.finish(r.status, r.seconds, req, res);
+      }
+    });
+  }
+  {
+    // prom-client at its best: children from labels() resolved once; it still re-hashes the labels per call.
+    const registry = new Registry();
+    const labelNames = ['method', 'route', 'status_code'];
+    const counter = new Counter({ name: 'c', help: 'c', labelNames, registers: [registry] });
+    const histogram = new Histogram({
+      name: 'h',
+      help: 'h',
+      labelNames,
+      buckets: [...DEFAULT_DURATION_BUCKETS],
+      registers: [registry],
+    });
+    const children = mix.map((r) => {
+      const labels = { method: r.method, route: r.route, status_code: String(r.status) };
+      return { c: counter.labels(labels), h: histogram.labels(labels) };
+    });
+    cases['prom-client labels() children resolved once'] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const child = children[i & mask];
+        child.c.inc();
+        child.h.observe(mix[i & mask].seconds);
+      }
+    });
+  }
+  {
+    // How the peers record: a label object per request, hashed by prom-client on every call.
+    const registry = new Registry();
+    const labelNames = ['method', 'route', 'status_code'];
+    const counter = new Counter({ name: 'c', help: 'c', labelNames, registers: [registry] });
+    const histogram = new Histogram({
+      name: 'h',
+      help: 'h',
+      labelNames,
+      buckets: [...DEFAULT_DURATION_BUCKETS],
+      registers: [registry],
+    });
+    cases['prom-client with a label object per request (peers)'] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const r = mix[i & mask];
+        const labels = { method: r.method, route: r.route, status_code: r.status };
+        counter.inc(labels);
+        histogram.observe(labels, r.seconds);
+      }
+    });
+  }
+  return cases;
+}
+
+/** Runs the micro bench in its own process on the server core. */
+export function runMicro({ iterations, batches }) {
+  const self = fileURLToPath(import.meta.url);
+  const args = [self, '--worker', String(iterations), String(batches)];
+  const [command, argv] = pinned
+    ? ['taskset', ['-c', String(SERVER_CORE), process.execPath, ...args]]
+    : [process.execPath, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve({ iterations, batches, mixSize: MIX_SIZE, cases: JSON.parse(out) })
+        : reject(new Error(`micro bench exited with ${code}`)),
+    );
+  });
+}
+
+export function microTable({ cases }) {
+  return table(
+    ['recording path', 'ns per request (median of batches)', 'batches min–max'],
+    Object.entries(cases).map(([name, { nsPerRequest, batches }]) => [
+      name,
+      `**${fmt(nsPerRequest, 0)}**`,
+      `${fmt(Math.min(...batches), 0)}–${fmt(Math.max(...batches), 0)}`,
+    ]),
+  );
+}
+
+if (process.argv[2] === '--worker') {
+  const cases = await measureAll({ iterations: Number(process.argv[3]), batches: Number(process.argv[4]) });
+  process.stdout.write(JSON.stringify(cases));
+}

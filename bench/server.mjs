@@ -1,0 +1,85 @@
+// One variant's server process: `node bench/server.mjs <variant> [--scrape-routes]`, started by the bench
+// with an IPC channel. It reports its port, then answers the bench's questions over IPC, so measuring
+// adds no route, middleware or series to the app under test:
+//   cpu    → process.cpuUsage() and the wall clock, read before and after each round
+//   mem    → process.memoryUsage() after two full GCs (needs --expose-gc)
+//   loop   → max event-loop delay since the last `loop` (perf_hooks.monitorEventLoopDelay, 1 ms resolution)
+//   series → distinct label sets of the request metrics in prom-client's registry
+//   promText → prom-client's own rendering of the registry (register.metrics()) and how long it took
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startVariant } from './lib/variants.mjs';
+
+const [name, ...flags] = process.argv.slice(2);
+// Pipelined load puts more than 10 listeners on a socket in some variants: say each kind of warning once.
+process.removeAllListeners('warning');
+const warned = new Set();
+process.on('warning', (warning) => {
+  if (warned.has(warning.name)) return;
+  warned.add(warning.name);
+  console.warn(`${name}: ${warning.name}: ${warning.message} (further ones not shown)`);
+});
+if (process.send === undefined) throw new Error('bench/server.mjs runs under the bench, with an IPC channel');
+
+const scrapeRoutes = flags.includes('--scrape-routes');
+const server = await startVariant(name, { scrapeRoutes });
+// Only the scrape bench reads the loop delay: a 1 ms timer in every idle server would steal from the loaded one.
+const loop = monitorEventLoopDelay({ resolution: 1 });
+if (scrapeRoutes) loop.enable();
+
+const handlers = {
+  cpu: () => ({ cpu: process.cpuUsage(), wall: performance.now() }),
+  mem: () => {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    return process.memoryUsage();
+  },
+  loop: () => {
+    const maxMs = loop.max / 1e6;
+    loop.reset();
+    return { maxMs };
+  },
+  series: async () => countSeries(),
+  promText: async () => {
+    const { register } = await import('prom-client');
+    const start = performance.now();
+    const text = await register.metrics();
+    return { text, ms: performance.now() - start };
+  },
+  stop: () => {
+    setImmediate(() => process.exit(0));
+    return {};
+  },
+};
+
+process.on('message', async ({ id, cmd }) => {
+  try {
+    const reply = await handlers[cmd]();
+    process.send({ id, ...reply });
+  } catch (error) {
+    process.send({ id, error: String(error?.stack ?? error) });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+
+process.send({ ready: true, port: server.address().port, pid: process.pid });
+
+/**
+ * Label sets (without `le`/`quantile`) of every metric that is not one of prom-client's process
+ * metrics, i.e. the series a library adds for requests. All variants share one prom-client copy.
+ */
+async function countSeries() {
+  const { register } = await import('prom-client');
+  const byMetric = {};
+  let total = 0;
+  for (const metric of await register.getMetricsAsJSON()) {
+    if (/^(process_|nodejs_)/.test(metric.name)) continue;
+    const keys = new Set();
+    for (const value of metric.values) {
+      const { le: _le, quantile: _q, ...labels } = value.labels;
+      keys.add(JSON.stringify(labels));
+    }
+    byMetric[metric.name] = keys.size;
+    total += keys.size;
+  }
+  return { total, byMetric };
+}
