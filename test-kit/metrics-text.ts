@@ -11,7 +11,7 @@ export interface Exposition {
   readonly types: ReadonlyMap<string, string>;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(\s+#.*)?$/;
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(\s+#.*)?$/s;
 
 /** Parses the text format 0.0.4 or OpenMetrics 1.0.0, un-escaping label values. Throws on a malformed line. */
 export function parseExposition(body: string): Exposition {
