@@ -42,7 +42,51 @@ const invalid: ReadonlyArray<[option: string, value: unknown, message: RegExp]> 
   ['logger', {}, /must be an object with a warn\(message\) method/],
 ];
 
+/** Values of every JavaScript kind; each option accepts only some kinds, and every other must be rejected. */
+const KINDS = {
+  null: null,
+  number: 3,
+  string: 'x',
+  boolean: true,
+  array: ['x'],
+  object: { x: 1 },
+  function: () => true,
+} as const;
+type Kind = keyof typeof KINDS;
+
+const ACCEPTED_KINDS: Readonly<Record<keyof RoutemeterOptions, readonly Kind[]>> = {
+  registry: [],
+  prefix: ['string'],
+  naming: [],
+  buckets: [],
+  sizeBuckets: [],
+  requestsInFlight: ['boolean'],
+  requestSize: ['boolean'],
+  responseSize: ['boolean'],
+  normalizeRoute: ['function'],
+  maxRoutes: ['number'],
+  statusCode: [],
+  exclude: ['array', 'function'],
+  labels: [],
+  defaultMetrics: ['boolean'],
+  metricsPath: [],
+  exemplars: ['boolean', 'function'],
+  auth: ['function'],
+  recordScrapes: ['boolean'],
+  logger: [],
+};
+
+const wrongKinds = Object.entries(ACCEPTED_KINDS).flatMap(([option, accepted]) =>
+  (Object.keys(KINDS) as Kind[]).filter((kind) => !accepted.includes(kind)).map((kind) => [option, kind] as const),
+);
+
 describe('options are validated once, at creation', () => {
+  it.each(wrongKinds)('rejects %s given a %s, naming the option', (option, kind) => {
+    expect(() => resolveOptions({ [option]: KINDS[kind] } as RoutemeterOptions)).toThrow(
+      new RegExp(`^routemeter: option \`${option}\` `),
+    );
+  });
+
   it.each(invalid)('rejects %s = %j, naming the option', (option, value, message) => {
     const attempt = () => resolveOptions({ [option]: value } as RoutemeterOptions);
     expect(attempt).toThrow(RoutemeterOptionError);
