@@ -4,17 +4,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EXPECTED_ROUTES } from './expected-routes.js';
 import { isListening, ROOT, SERVICES } from './lib/stack.mjs';
-
-const ROUTES = [
-  '#unmatched',
-  '/orders',
-  '/orgs/:org/repos/:repo',
-  '/orgs/:org/repos/:repo/stars',
-  '/slow',
-  '/stream',
-  '/users/:id',
-];
 
 interface Run {
   child: ChildProcess;
@@ -58,7 +49,7 @@ describe('npm run demo', () => {
     expect(output).toMatch(/^service\s+route\s+requests\s+req\/s\s+error %\s+p50 ms\s+p99 ms$/m);
     const number = String.raw`\d+(?:\.\d+)?`;
     for (const { job } of SERVICES) {
-      for (const route of ROUTES) {
+      for (const route of EXPECTED_ROUTES) {
         const row = new RegExp(
           `^${job}\\s+${route.replace(/[/.*]/g, '\\$&')}\\s+\\d+\\s+${number}\\s+${number}\\s+${number}\\s+${number}$`,
           'm',

@@ -12,8 +12,10 @@ const observation = fc.record({
 });
 const BOUNDS = [0.005, 0.1, 1, 2.5, 10];
 
-/** The same observations into prom-client's own metrics and into routemeter's stores, rendered by the registry. */
-async function renderBoth(observations: { labels: [string, string, string]; value: number }[], openMetrics: boolean) {
+type Observation = { labels: [string, string, string]; value: number };
+
+/** The same three metrics twice: prom-client's own on `theirs`, routemeter's stores on `ours`, fed alike. */
+function pairedMetrics() {
   const theirs = new Registry();
   const counter = new Counter({ name: 'reqs_total', help: 'Requests.', labelNames, registers: [theirs] });
   const gauge = new Gauge({ name: 'in_flight', help: 'In flight.', labelNames: ['method'], registers: [theirs] });
@@ -31,23 +33,40 @@ async function renderBoth(observations: { labels: [string, string, string]; valu
   const histogramStore = new HistogramStore('req_seconds', 'Time.', labelNames, BOUNDS);
   for (const store of [counterStore, gaugeStore, histogramStore]) ours.registerMetric(store as unknown as Metric);
 
-  for (const { labels, value } of observations) {
-    const [method, route, status_code] = labels;
-    counter.inc({ method, route, status_code });
-    gauge.inc({ method }, value);
-    histogram.observe({ method, route, status_code }, value);
-    counterStore.seriesFor(labels).value += 1;
-    gaugeStore.seriesFor([method]).value += value;
-    observe(histogramStore.seriesFor(labels), value);
-  }
-  // Default labels, one of them colliding with a series label (the series' value wins in prom-client).
-  theirs.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
-  ours.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
   return {
-    theirs: await renderMetrics(theirs, openMetrics),
-    ours: await renderMetrics(ours, openMetrics),
-    ourRegistry: ours,
-    theirRegistry: theirs,
+    theirs,
+    ours,
+    observe({ labels, value }: Observation) {
+      const [method, route, status_code] = labels;
+      counter.inc({ method, route, status_code });
+      gauge.inc({ method }, value);
+      histogram.observe({ method, route, status_code }, value);
+      counterStore.seriesFor(labels).value += 1;
+      gaugeStore.seriesFor([method]).value += value;
+      observe(histogramStore.seriesFor(labels), value);
+    },
+    /** prom-client drops reset series while routemeter zeroes them: re-create prom-client's at 0 to compare. */
+    reset() {
+      theirs.resetMetrics();
+      ours.resetMetrics();
+      for (const series of histogramStore.series.values()) histogram.zero(series.labels as Record<string, string>);
+      for (const series of counterStore.series.values()) counter.inc(series.labels as Record<string, string>, 0);
+      for (const series of gaugeStore.series.values()) gauge.set(series.labels as Record<string, string>, 0);
+    },
+  };
+}
+
+/** The same observations rendered by both, with default labels (one colliding: the series' value wins). */
+async function renderBoth(observations: Observation[], openMetrics: boolean) {
+  const paired = pairedMetrics();
+  for (const o of observations) paired.observe(o);
+  paired.theirs.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
+  paired.ours.setDefaultLabels({ service: 'api', method: 'DEFAULT' });
+  return {
+    theirs: await renderMetrics(paired.theirs, openMetrics),
+    ours: await renderMetrics(paired.ours, openMetrics),
+    ourRegistry: paired.ours,
+    theirRegistry: paired.theirs,
   };
 }
 
@@ -93,36 +112,14 @@ describe("routemeter's stores render exactly as prom-client's metrics", () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 30 }), fc.boolean(), async (steps, openMetrics) => {
-        const theirs = new Registry();
-        const histogram = new Histogram({
-          name: 'req_seconds',
-          help: 'Time.',
-          labelNames,
-          buckets: BOUNDS,
-          registers: [theirs],
-        });
-        const counter = new Counter({ name: 'reqs_total', help: 'Requests.', labelNames, registers: [theirs] });
-        const ours = new Registry();
-        const histogramStore = new HistogramStore('req_seconds', 'Time.', labelNames, BOUNDS);
-        const counterStore = new ValueStore('counter', 'reqs_total', 'Requests.', labelNames);
-        ours.registerMetric(histogramStore as unknown as Metric);
-        ours.registerMetric(counterStore as unknown as Metric);
+        const paired = pairedMetrics();
         for (const s of [...steps, { kind: 'render' as const }]) {
           if (s.kind === 'observe') {
-            const [method, route, status_code] = s.labels;
-            histogram.observe({ method, route, status_code }, s.value);
-            counter.inc({ method, route, status_code });
-            observe(histogramStore.seriesFor(s.labels), s.value);
-            counterStore.seriesFor(s.labels).value += 1;
+            paired.observe(s);
           } else if (s.kind === 'reset') {
-            // prom-client drops reset series while routemeter zeroes them: compare after re-creating them at 0.
-            theirs.resetMetrics();
-            ours.resetMetrics();
-            for (const series of histogramStore.series.values())
-              histogram.zero(series.labels as Record<string, string>);
-            for (const series of counterStore.series.values()) counter.inc(series.labels as Record<string, string>, 0);
+            paired.reset();
           } else {
-            expect(await renderMetrics(ours, openMetrics)).toBe(await renderMetrics(theirs, openMetrics));
+            expect(await renderMetrics(paired.ours, openMetrics)).toBe(await renderMetrics(paired.theirs, openMetrics));
           }
         }
       }),
