@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from './options.js';
+import { errorText, failureReporter, kindOf } from './user-code.js';
 
 export interface BasicCredentials {
   readonly username: string;
@@ -38,8 +40,8 @@ function anyMatches(candidate: string, secrets: readonly Buffer[]): boolean {
   return matched;
 }
 
-export function compileAuth<Req>(auth: MetricsAuth<Req>): CompiledAuth<Req> {
-  if (typeof auth === 'function') return { authorize: (_header, req) => auth(req), challenge: undefined };
+export function compileAuth<Req>(auth: MetricsAuth<Req>, logger: Logger): CompiledAuth<Req> {
+  if (typeof auth === 'function') return { authorize: guardPredicate(auth, logger), challenge: undefined };
   const tokens = toArray(auth.bearer).map(digest);
   const basics = toArray(auth.basic).map(({ username, password }) => digest(`${username}:${password}`));
   const challenges = [
@@ -58,6 +60,23 @@ export function compileAuth<Req>(auth: MetricsAuth<Req>): CompiledAuth<Req> {
       return false;
     },
     challenge: challenges.join(', '),
+  };
+}
+
+/** An `auth` predicate: only `true` (or a promise of it) serves the scrape; a throw or rejection refuses it. */
+function guardPredicate<Req>(predicate: (req: Req) => boolean | Promise<boolean>, logger: Logger): Authorizer<Req> {
+  const report = failureReporter(logger, 'auth');
+  return async function authorizeSafely(_header, req) {
+    let allowed: unknown;
+    try {
+      allowed = await predicate(req);
+    } catch (error) {
+      report(`threw (${errorText(error)}); the scrape is refused`);
+      return false;
+    }
+    if (typeof allowed === 'boolean') return allowed;
+    report(`returned ${kindOf(allowed)}, not a boolean; the scrape is refused`);
+    return false;
   };
 }
 

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, type Metric, type Registry } from 'prom-client';
+import { collectDefaultMetrics, type Metric, Registry } from 'prom-client';
 import { RoutemeterMetricConflictError } from './errors.js';
 import type { AnyRegistry, ResolvedOptions } from './options.js';
 import { HistogramStore, isStore, ValueStore } from './store.js';
@@ -41,6 +41,8 @@ export const NAMINGS: { readonly prometheus: Naming; readonly otel: Naming } = {
 
 /** The stores one routemeter records into. */
 export interface RequestMetrics {
+  /** This routemeter's label names, in the order its label values are given (a shared store may differ). */
+  readonly labelNames: readonly string[];
   readonly requests: ValueStore | undefined;
   readonly duration: HistogramStore;
   readonly inFlight: ValueStore | undefined;
@@ -58,6 +60,7 @@ export function requestMetrics(options: ResolvedOptions<unknown, unknown>): Requ
   if (options.defaultMetrics) collectDefaultMetricsOnce(registry);
 
   return {
+    labelNames,
     requests:
       naming.requests === undefined
         ? undefined
@@ -145,12 +148,45 @@ function sameMembers(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((item) => b.includes(item));
 }
 
-const registriesWithDefaultMetrics = new WeakSet<AnyRegistry>();
+/**
+ * prom-client's process metrics, collected once per process into a registry of routemeter's own and
+ * registered on every registry that wants them. prom-client's `collectDefaultMetrics()` per registry
+ * would start a GC observer and an event-loop monitor per registry that are never stopped, keeping every
+ * registry (and app) of a process alive; one shared set costs the same for one app or a thousand.
+ */
+let processMetrics: Registry | undefined;
 
-/** prom-client's process metrics, once per registry, and not at all if the app already collects them. */
+/** Process metrics on the registry, unless it has them already (the app collects them, or a routemeter did). */
 function collectDefaultMetricsOnce(registry: AnyRegistry): void {
-  if (registriesWithDefaultMetrics.has(registry)) return;
-  registriesWithDefaultMetrics.add(registry);
   if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;
-  collectDefaultMetrics({ register: registry as Registry });
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  yieldProcessMetrics(registry);
+  for (const metric of processMetrics.getMetricsAsArray()) {
+    if (registry.getSingleMetric(metric.name) === undefined) registry.registerMetric(metric as unknown as Metric);
+  }
+}
+
+const kYieldsProcessMetrics = Symbol('routemeter.yieldsProcessMetrics');
+
+/**
+ * Lets the app's own `collectDefaultMetrics()` run after routemeter's on the same registry: a metric it
+ * registers under the name of one of routemeter's shared process metrics replaces it, where prom-client
+ * would throw "already been registered". Only routemeter's own process metrics ever give way.
+ */
+function yieldProcessMetrics(registry: AnyRegistry): void {
+  const patched = registry as AnyRegistry & { [kYieldsProcessMetrics]?: true };
+  if (patched[kYieldsProcessMetrics]) return;
+  const registerMetric = registry.registerMetric;
+  patched.registerMetric = function registerMetricOverRoutemeters(this: AnyRegistry, metric: Metric) {
+    const name = (metric as unknown as { name: string }).name;
+    const existing = this.getSingleMetric(name);
+    if (existing !== undefined && existing !== metric && processMetrics?.getSingleMetric(name) === existing) {
+      this.removeSingleMetric(name);
+    }
+    registerMetric.call(this, metric);
+  };
+  patched[kYieldsProcessMetrics] = true;
 }

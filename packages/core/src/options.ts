@@ -1,8 +1,9 @@
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { type CompiledAuth, compileAuth, type MetricsAuth } from './auth.js';
 import { RoutemeterOptionError } from './errors.js';
-import { activeSpanExemplar, type ExemplarGetter } from './exemplars.js';
+import { activeSpanExemplar, type ExemplarGetter, type ExemplarLabels, guardExemplars } from './exemplars.js';
 import { NAMINGS } from './metrics.js';
+import { guardExclude, guardLabel, guardNormalizeRoute, quietLogger } from './user-code.js';
 
 /** A prom-client registry of either content type. */
 export type AnyRegistry = Registry<RegistryContentType>;
@@ -73,7 +74,10 @@ export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([
 
 export const DEFAULT_MAX_ROUTES = 1000;
 
-/** Options after validation: every default applied, every value checked. */
+/**
+ * Options after validation: every default applied, every value checked, and every user callback wrapped
+ * so that it cannot throw, reject or return a value of the wrong kind (user-code.ts).
+ */
 export interface ResolvedOptions<Req, Res> {
   readonly registry: AnyRegistry;
   readonly prefix: string;
@@ -87,10 +91,10 @@ export interface ResolvedOptions<Req, Res> {
   readonly maxRoutes: number;
   readonly statusCode: 'exact' | 'class';
   readonly exclude: ((path: string, req: Req) => boolean) | undefined;
-  readonly labels: ReadonlyArray<readonly [name: string, getter: LabelGetter<Req, Res>]>;
+  readonly labels: ReadonlyArray<readonly [name: string, getter: (req: Req, res: Res) => string]>;
   readonly defaultMetrics: boolean;
   readonly metricsPath: string | false;
-  readonly exemplars: ExemplarGetter<Req, Res> | undefined;
+  readonly exemplars: ((req: Req, res: Res) => ExemplarLabels | undefined) | undefined;
   readonly auth: CompiledAuth<Req> | undefined;
   readonly recordScrapes: boolean;
   readonly logger: Logger;
@@ -170,10 +174,17 @@ const checks: { readonly [K in keyof RoutemeterOptions]-?: Check } = {
     return undefined;
   },
   defaultMetrics: isBoolean,
-  metricsPath: (value) =>
-    value === false || (typeof value === 'string' && value.startsWith('/') && !/[?#\s]/.test(value))
-      ? undefined
-      : `must be a path starting with '/' (no query, fragment or spaces) or false, got ${describe(value)}`,
+  metricsPath: (value) => {
+    if (value === false) return undefined;
+    if (typeof value !== 'string' || !value.startsWith('/') || /[?#\s]/.test(value)) {
+      return `must be a path starting with '/' (no query, fragment or spaces) or false, got ${describe(value)}`;
+    }
+    // Prometheus requests the path exactly as configured, and the frameworks route '/metrics/' apart from '/metrics'.
+    if (value.length > 1 && value.endsWith('/')) {
+      return `must not end with '/', got ${describe(value)}: use ${describe(value.replace(/\/+$/, '') || '/')}`;
+    }
+    return undefined;
+  },
   exemplars: (value) =>
     typeof value === 'boolean' || typeof value === 'function'
       ? undefined
@@ -233,6 +244,7 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
     if (problem !== undefined) throw new RoutemeterOptionError(name, problem);
   }
   const o = options;
+  const logger = quietLogger(o.logger ?? console);
   const naming = NAMINGS[o.naming ?? 'prometheus'];
   for (const name of Object.keys(o.labels ?? {})) {
     if (name === naming.method || name === naming.route || name === naming.status) {
@@ -248,28 +260,54 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
     requestsInFlight: o.requestsInFlight ?? false,
     requestSize: o.requestSize ?? false,
     responseSize: o.responseSize ?? false,
-    normalizeRoute: o.normalizeRoute,
+    normalizeRoute: o.normalizeRoute === undefined ? undefined : guardNormalizeRoute(o.normalizeRoute, logger),
     maxRoutes: o.maxRoutes ?? DEFAULT_MAX_ROUTES,
     statusCode: o.statusCode ?? 'exact',
-    exclude: o.exclude === undefined ? undefined : compileExclude(o.exclude),
-    labels: Object.entries(o.labels ?? {}),
+    exclude: o.exclude === undefined ? undefined : compileExclude(o.exclude, logger),
+    labels: Object.entries(o.labels ?? {}).map(([name, getter]) => [name, guardLabel(name, getter, logger)] as const),
     defaultMetrics: o.defaultMetrics ?? true,
     metricsPath: o.metricsPath ?? '/metrics',
-    exemplars: o.exemplars === true ? activeSpanExemplar() : o.exemplars || undefined,
-    auth: o.auth === undefined ? undefined : compileAuth(o.auth),
+    exemplars: o.exemplars
+      ? guardExemplars(o.exemplars === true ? activeSpanExemplar() : o.exemplars, logger)
+      : undefined,
+    auth: o.auth === undefined ? undefined : compileAuth(o.auth, logger),
     recordScrapes: o.recordScrapes ?? false,
-    logger: o.logger ?? console,
+    logger,
   };
 }
 
+/**
+ * `exclude` as one function of the request path. A path and its trailing-slash twin (`/health/`, which the
+ * frameworks may route to `/health`) are excluded together. RegExps are copied without the `g` and `y`
+ * flags, whose `lastIndex` would make every other test fail.
+ */
 function compileExclude<Req>(
   exclude: ReadonlyArray<string | RegExp> | ((req: Req) => boolean),
+  logger: Logger,
 ): (path: string, req: Req) => boolean {
-  if (typeof exclude === 'function') return (_path, req) => exclude(req);
-  const paths = new Set(exclude.filter((entry): entry is string => typeof entry === 'string'));
-  const patterns = exclude.filter((entry): entry is RegExp => entry instanceof RegExp);
-  if (patterns.length === 0) return (path) => paths.has(path);
-  return (path) => paths.has(path) || patterns.some((pattern) => pattern.test(path));
+  if (typeof exclude === 'function') {
+    const isExcluded = guardExclude(exclude, logger);
+    return (_path, req) => isExcluded(req);
+  }
+  const paths = new Set(
+    exclude.filter((entry): entry is string => typeof entry === 'string').map((path) => withoutTrailingSlash(path)),
+  );
+  const patterns = exclude
+    .filter((entry): entry is RegExp => entry instanceof RegExp)
+    .map((pattern) => new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, '')));
+  const matches = (path: string) => paths.has(path) || patterns.some((pattern) => pattern.test(path));
+  return function isExcludedPath(path) {
+    if (path.length < 2 || path.charCodeAt(path.length - 1) !== SLASH) return matches(path);
+    return matches(path) || matches(withoutTrailingSlash(path));
+  };
+}
+
+const SLASH = 0x2f;
+
+function withoutTrailingSlash(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === SLASH) end--;
+  return end === path.length ? path : path.slice(0, end);
 }
 
 function describe(value: unknown): string {

@@ -1,7 +1,8 @@
 import type { RequestMetrics } from './metrics.js';
-import type { LabelGetter, ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
 import { OVERFLOW_ROUTE, type RouteTable, statusLabel, UNMATCHED_ROUTE } from './route-label.js';
 import { type HistogramSeries, observe, type ValueSeries } from './store.js';
+import { FAILED_LABEL_VALUE } from './user-code.js';
 
 /** How an adapter reads body sizes from its framework's request and response. */
 export interface SizeReaders<Req, Res> {
@@ -25,9 +26,12 @@ export interface RecorderContext<Req, Res> {
   readonly routes: RouteTable;
 }
 
-/** Records requests of one (method, route) label pair, keeping one {@link Series} per status code. */
+/**
+ * Records requests of one (method, route) label pair, keeping one {@link Series} per status code.
+ * `req` and `res` are undefined only for {@link MethodMeter.recordBare}.
+ */
 export interface RouteSeries<Req, Res> {
-  record(statusCode: number, seconds: number, req: Req, res: Res): void;
+  record(statusCode: number, seconds: number, req: Req | undefined, res: Res | undefined): void;
 }
 
 /** Records the requests of one method: counts them in flight and hands each to its route's series. */
@@ -65,10 +69,16 @@ export class MethodMeter<Req, Res> {
   record(route: string | undefined, statusCode: number, seconds: number, req: Req, res: Res): void {
     const normalize = this.#context.options.normalizeRoute;
     const series =
-      route === undefined
-        ? this.unmatched()
-        : this.seriesFor(normalize === undefined ? route : String(normalize(route, req)));
+      route === undefined ? this.unmatched() : this.seriesFor(normalize === undefined ? route : normalize(route, req));
     series.record(statusCode, seconds, req, res);
+  }
+
+  /**
+   * Records an unmatched request the framework answered before it made a request object of its own (a
+   * malformed URL): user callbacks are not called for it, custom labels are empty and it has no exemplar.
+   */
+  recordBare(statusCode: number, seconds: number): void {
+    this.unmatched().record(statusCode, seconds, undefined, undefined);
   }
 
   /** The series of a route label value, created on first use; past `maxRoutes`, the overflow series. */
@@ -147,7 +157,7 @@ class FixedLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
     this.#byClass = context.options.statusCode === 'class';
   }
 
-  record(statusCode: number, seconds: number, req: Req, res: Res): void {
+  record(statusCode: number, seconds: number, req: Req | undefined, res: Res | undefined): void {
     const key = this.#byClass ? (statusCode / 100) | 0 : statusCode;
     let series = this.#byStatus.get(key);
     if (series === undefined) {
@@ -158,14 +168,23 @@ class FixedLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
   }
 }
 
-/** Label sets that include custom labels: keyed per request by their values, since getters read the request. */
+/** A level of {@link CustomLabelSeries}' tree: one map per custom label, series at the leaves. */
+type LabelTree = Map<string, LabelTree | Series>;
+
+/**
+ * Label sets that include custom labels, read per request from the getters. The series are found through
+ * one map per label, keyed by each value as it is: no key string is built per request, and no two label
+ * sets can share a key whatever their values hold.
+ */
 class CustomLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
   readonly #context: RecorderContext<Req, Res>;
   readonly #method: string;
   readonly #route: string;
   readonly #byClass: boolean;
-  readonly #getters: readonly LabelGetter<Req, Res>[];
-  readonly #byKey = new Map<string, Series>();
+  readonly #getters: readonly ((req: Req, res: Res) => string)[];
+  readonly #byStatus = new Map<number, LabelTree>();
+  /** The values of the request being recorded, reused (recording is synchronous). */
+  readonly #values: string[];
 
   constructor(context: RecorderContext<Req, Res>, method: string, route: string) {
     this.#context = context;
@@ -173,27 +192,49 @@ class CustomLabelSeries<Req, Res> implements RouteSeries<Req, Res> {
     this.#route = route;
     this.#byClass = context.options.statusCode === 'class';
     this.#getters = context.options.labels.map(([, getter]) => getter);
+    this.#values = this.#getters.map(() => FAILED_LABEL_VALUE);
   }
 
-  record(statusCode: number, seconds: number, req: Req, res: Res): void {
-    const status = statusLabel(this.#byClass ? (statusCode / 100) | 0 : statusCode, this.#byClass);
-    const values = this.#getters.map((getter) => String(getter(req, res)));
-    const key = `${status}\u0000${values.join('\u0000')}`;
-    let series = this.#byKey.get(key);
+  record(statusCode: number, seconds: number, req: Req | undefined, res: Res | undefined): void {
+    const key = this.#byClass ? (statusCode / 100) | 0 : statusCode;
+    const getters = this.#getters;
+    const values = this.#values;
+    for (let i = 0; i < getters.length; i++) {
+      values[i] =
+        req === undefined ? FAILED_LABEL_VALUE : (getters[i] as (req: Req, res: Res) => string)(req, res as Res);
+    }
+    let node = this.#byStatus.get(key);
+    if (node === undefined) {
+      node = new Map();
+      this.#byStatus.set(key, node);
+    }
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = values[i] as string;
+      let next = node.get(value) as LabelTree | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(value, next);
+      }
+      node = next;
+    }
+    let series = node.get(values[last] as string) as Series | undefined;
     if (series === undefined) {
+      const status = statusLabel(key, this.#byClass);
       series = createSeries(this.#context.metrics, [this.#method, this.#route, status, ...values]);
-      this.#byKey.set(key, series);
+      node.set(values[last] as string, series);
     }
     record(series, this.#context, seconds, req, res);
   }
 }
 
 function createSeries(metrics: RequestMetrics, labelValues: readonly string[]): Series {
+  const names = metrics.labelNames;
   return {
-    requests: metrics.requests?.seriesFor(labelValues),
-    duration: metrics.duration.seriesFor(labelValues),
-    requestSize: metrics.requestSize?.seriesFor(labelValues),
-    responseSize: metrics.responseSize?.seriesFor(labelValues),
+    requests: metrics.requests?.seriesFor(labelValues, names),
+    duration: metrics.duration.seriesFor(labelValues, names),
+    requestSize: metrics.requestSize?.seriesFor(labelValues, names),
+    responseSize: metrics.responseSize?.seriesFor(labelValues, names),
   };
 }
 
@@ -201,20 +242,22 @@ function record<Req, Res>(
   series: Series,
   context: RecorderContext<Req, Res>,
   seconds: number,
-  req: Req,
-  res: Res,
+  req: Req | undefined,
+  res: Res | undefined,
 ): void {
   if (series.requests !== undefined) series.requests.value += 1;
   const bucket = observe(series.duration, seconds);
+  // A request recorded bare has nothing to read sizes or an exemplar from.
+  if (req === undefined) return;
   const exemplarOf = context.options.exemplars;
-  if (exemplarOf !== undefined) keepExemplar(series, bucket, exemplarOf(req, res), seconds);
+  if (exemplarOf !== undefined) keepExemplar(series, bucket, exemplarOf(req, res as Res), seconds);
   const sizes = context.sizes;
   if (series.requestSize !== undefined) {
     const size = sizes.requestSize(req);
     if (size !== undefined) observe(series.requestSize, size);
   }
   if (series.responseSize !== undefined) {
-    const size = sizes.responseSize(res);
+    const size = sizes.responseSize(res as Res);
     if (size !== undefined) observe(series.responseSize, size);
   }
 }

@@ -11,6 +11,8 @@
  * with `Object.create(store)`, which must see them.
  */
 
+import { wellFormed } from './user-code.js';
+
 /** Marks routemeter stores, so a registry shared by two copies of routemeter shares the stores too. */
 const STORE_BRAND = Symbol.for('routemeter.store');
 
@@ -66,14 +68,21 @@ abstract class Store<S extends { readonly labels: Labels }> {
     readonly labelNames: readonly string[],
   ) {}
 
-  /** The series of these label values (in `labelNames` order), created on first use. Not for the per-request path. */
-  seriesFor(labelValues: readonly string[]): S {
-    const key = labelValues.join('\u0000');
+  /**
+   * The series of these label values, given in the order of `names` (this store's own order unless said
+   * otherwise: two routemeters sharing a registry may list custom labels in different orders), created on
+   * first use. Values are made well-formed first, so that strings which render alike key one series.
+   * Not for the per-request path.
+   */
+  seriesFor(labelValues: readonly string[], names: readonly string[] = this.labelNames): S {
+    const values = this.labelNames.map((name) => wellFormed(labelValues[names.indexOf(name)] ?? ''));
+    // JSON keeps values apart whatever they hold (joining with a separator would not: 'x\0y','z' vs 'x','y\0z').
+    const key = JSON.stringify(values);
     let found = this.series.get(key);
     if (found === undefined) {
       const labels: Record<string, string> = {};
       this.labelNames.forEach((name, i) => {
-        labels[name] = labelValues[i] as string;
+        labels[name] = values[i] as string;
       });
       found = this.create(labels);
       this.series.set(key, found);

@@ -7,10 +7,13 @@ import { resolveOptions } from '../src/options.js';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('who may read the metrics', () => {
-  const auth = compileAuth<unknown>({
-    bearer: ['tok-1', 'tok-2'],
-    basic: [{ username: 'prometheus', password: 's3cret:with:colons' }],
-  });
+  const auth = compileAuth<unknown>(
+    {
+      bearer: ['tok-1', 'tok-2'],
+      basic: [{ username: 'prometheus', password: 's3cret:with:colons' }],
+    },
+    console,
+  );
 
   it.each([
     ['Bearer tok-1', true],
@@ -33,7 +36,7 @@ describe('who may read the metrics', () => {
 
   it('challenges with every configured scheme', () => {
     expect(auth.challenge).toBe('Bearer realm="metrics", Basic realm="metrics", charset="UTF-8"');
-    expect(compileAuth({ bearer: 't' }).challenge).toBe('Bearer realm="metrics"');
+    expect(compileAuth({ bearer: 't' }, console).challenge).toBe('Bearer realm="metrics"');
   });
 
   it('answers 401 with WWW-Authenticate and no hint of what was wrong', async () => {
@@ -54,7 +57,7 @@ describe('who may read the metrics', () => {
     const scrape = createScrapeHandler<{ ip: string }>(
       new Registry(),
       console,
-      compileAuth(async (req) => req.ip === '10.0.0.1'),
+      compileAuth(async (req) => req.ip === '10.0.0.1', console),
     );
     expect((await scrape(undefined, undefined, { ip: '10.0.0.1' })).status).toBe(200);
     const denied = await scrape(undefined, undefined, { ip: '10.0.0.2' });

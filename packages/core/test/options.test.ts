@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_DURATION_BUCKETS, RoutemeterOptionError, type RoutemeterOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 
@@ -141,8 +141,14 @@ describe('options are validated once, at creation', () => {
       defaultMetrics: true,
       metricsPath: '/metrics',
       recordScrapes: false,
-      logger: console,
     });
+  });
+
+  it('warns through console by default', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    resolveOptions(undefined).logger.warn('routemeter: hello');
+    expect(warn).toHaveBeenCalledWith('routemeter: hello');
+    warn.mockRestore();
   });
 
   it('treats an option set to undefined as not given', () => {
