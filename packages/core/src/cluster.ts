@@ -27,19 +27,31 @@ interface MetricsResponse {
   readonly error?: string;
 }
 
-const workerRegistries = new Set<AnyRegistry>();
+/** Registries shared with the primary, with how many routemeters share each. */
+const workerRegistries = new Map<AnyRegistry, number>();
 let answering = false;
 
-/** In a cluster worker, makes this registry's metrics available to the primary. Idempotent; a no-op elsewhere. */
-export function shareWithPrimary(registry: AnyRegistry): void {
-  if (!cluster.isWorker) return;
-  workerRegistries.add(registry);
-  if (answering) return;
+/**
+ * In a cluster worker, makes this registry's metrics available to the primary, until the returned
+ * function is called. Idempotent; a no-op elsewhere.
+ */
+export function shareWithPrimary(registry: AnyRegistry): () => void {
+  if (!cluster.isWorker) return () => {};
+  workerRegistries.set(registry, (workerRegistries.get(registry) ?? 0) + 1);
+  let shared = true;
+  const stopSharing = () => {
+    if (!shared) return;
+    shared = false;
+    const sharers = (workerRegistries.get(registry) ?? 1) - 1;
+    if (sharers === 0) workerRegistries.delete(registry);
+    else workerRegistries.set(registry, sharers);
+  };
+  if (answering) return stopSharing;
   answering = true;
   process.on('message', (message: Partial<MetricsRequest> | null) => {
     if (message?.type !== REQUEST) return;
     const id = message.id as number;
-    Promise.all(Array.from(workerRegistries, (r) => r.getMetricsAsJSON())).then(
+    Promise.all(Array.from(workerRegistries.keys(), (r) => r.getMetricsAsJSON())).then(
       (metrics) => process.send?.({ type: RESPONSE, id, metrics } satisfies MetricsResponse),
       (error: unknown) =>
         process.send?.({
@@ -49,6 +61,7 @@ export function shareWithPrimary(registry: AnyRegistry): void {
         } satisfies MetricsResponse),
     );
   });
+  return stopSharing;
 }
 
 export interface ClusterOptions {

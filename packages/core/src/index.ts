@@ -25,5 +25,6 @@ export {
 } from './options.js';
 export type { MethodMeter, RouteMeter, SizeReaders } from './recorder.js';
 export { contentLength, pathOf } from './request-values.js';
+export { onResponseClosed } from './response-closed.js';
 export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './route-label.js';
 export { createRoutemeter, type Routemeter } from './routemeter.js';

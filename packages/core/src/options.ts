@@ -90,7 +90,8 @@ export interface ResolvedOptions<Req, Res> {
   readonly normalizeRoute: ((route: string, req: Req) => string) | undefined;
   readonly maxRoutes: number;
   readonly statusCode: 'exact' | 'class';
-  readonly exclude: ((path: string, req: Req) => boolean) | undefined;
+  /** True for a request not to record; `req` is undefined for requests recorded bare (not asked of a predicate). */
+  readonly exclude: ((path: string, req: Req | undefined) => boolean) | undefined;
   readonly labels: ReadonlyArray<readonly [name: string, getter: (req: Req, res: Res) => string]>;
   readonly defaultMetrics: boolean;
   readonly metricsPath: string | false;
@@ -284,10 +285,10 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
 function compileExclude<Req>(
   exclude: ReadonlyArray<string | RegExp> | ((req: Req) => boolean),
   logger: Logger,
-): (path: string, req: Req) => boolean {
+): (path: string, req: Req | undefined) => boolean {
   if (typeof exclude === 'function') {
     const isExcluded = guardExclude(exclude, logger);
-    return (_path, req) => isExcluded(req);
+    return (_path, req) => req !== undefined && isExcluded(req);
   }
   const paths = new Set(
     exclude.filter((entry): entry is string => typeof entry === 'string').map((path) => withoutTrailingSlash(path)),

@@ -13,14 +13,19 @@ import { methodLabel, RouteTable } from './route-label.js';
 export interface Routemeter<Req, Res> {
   readonly options: ResolvedOptions<Req, Res>;
   readonly registry: AnyRegistry;
-  /** True when a request to this path should not be recorded (`exclude`). */
-  isExcluded(path: string, req: Req): boolean;
+  /** True when a request to this path should not be recorded (`exclude`); without `req`, by the path alone. */
+  isExcluded(path: string, req: Req | undefined): boolean;
   /** The meter of a request method (non-standard methods share one), created once per method. */
   method(method: string): MethodMeter<Req, Res>;
   /** A meter bound to one route template, for adapters that know their routes when they are added. */
   route(method: string, template: string): RouteMeter<Req, Res>;
   /** Answers a scrape of the registry in the format `Accept` prefers, checking `auth` on `Authorization` or `req`. */
   readonly scrape: ScrapeHandler<Req>;
+  /**
+   * Releases what this routemeter holds outside its registry (in a cluster worker, the primary's access
+   * to it). Its metrics stay on the registry, which other apps may share. Idempotent.
+   */
+  close(): void;
 }
 
 /**
@@ -37,7 +42,7 @@ export function createRoutemeter<Req, Res>(
   sizes: SizeReaders<Req, Res>,
 ): Routemeter<Req, Res> {
   const resolved = resolveOptions(options);
-  shareWithPrimary(resolved.registry);
+  const stopSharing = shareWithPrimary(resolved.registry);
   const context: RecorderContext<Req, Res> = {
     metrics: requestMetrics(resolved as ResolvedOptions<unknown, unknown>),
     options: resolved,
@@ -64,5 +69,6 @@ export function createRoutemeter<Req, Res>(
     method,
     route: (name, template) => new RouteMeter(method(name), template, resolved.normalizeRoute !== undefined),
     scrape: createScrapeHandler(resolved.registry, resolved.logger, resolved.auth),
+    close: stopSharing,
   };
 }

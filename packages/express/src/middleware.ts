@@ -1,6 +1,14 @@
 import { Readable } from 'node:stream';
-import { CLIENT_CLOSED_STATUS, contentLength, createRoutemeter, type RoutemeterOptions } from '@routemeter/core';
+import {
+  CLIENT_CLOSED_STATUS,
+  contentLength,
+  createRoutemeter,
+  type Logger,
+  onResponseClosed,
+  type RoutemeterOptions,
+} from '@routemeter/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { unmeteredRoutes } from './route-order.js';
 import { routeTemplate } from './route-template.js';
 
 /** Options of the Express middleware: every core option, typed with Express's request and response. */
@@ -18,6 +26,14 @@ const sizes = {
   responseSize: (res: Response) => contentLength(res.getHeader('content-length')),
 };
 
+/** The middleware, with {@link RoutemeterMiddleware.close} for apps that are created and closed (tests). */
+export interface RoutemeterMiddleware extends RequestHandler {
+  /** Releases what routemeter holds outside the registry (in a cluster worker, the primary's access to it). */
+  close(): void;
+}
+
+let warnedUncalled = false;
+
 /**
  * Express middleware that times and counts every request by route template and status code,
  * and serves the registry on `metricsPath`. Use it before your routes.
@@ -30,10 +46,25 @@ const sizes = {
  * app.use(routemeter());
  * app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
  */
-export function routemeter(options?: ExpressRoutemeterOptions): RequestHandler {
+export function routemeter(options?: ExpressRoutemeterOptions): RoutemeterMiddleware;
+export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknown[]): RoutemeterMiddleware {
+  // `app.use(routemeter)` passes the factory as middleware: Express calls it with (req, res, next).
+  // TypeScript cannot refuse it (any one-argument function is an Express error handler's shape).
+  const next = misuse[1];
+  if (typeof next === 'function') {
+    if (!warnedUncalled) {
+      warnedUncalled = true;
+      console.warn(
+        'routemeter: `app.use(routemeter)` passes the factory itself, so nothing is recorded: call it, `app.use(routemeter())`',
+      );
+    }
+    (next as NextFunction)();
+    return undefined as unknown as RoutemeterMiddleware;
+  }
   const meter = createRoutemeter(options, sizes);
-  const { metricsPath, recordScrapes } = meter.options;
+  const { metricsPath, recordScrapes, logger } = meter.options;
   const excludes = meter.options.exclude !== undefined;
+  let checkedRouteOrder = false;
 
   function serveMetrics(req: Request, res: Response, next: NextFunction): void {
     meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => {
@@ -46,10 +77,14 @@ export function routemeter(options?: ExpressRoutemeterOptions): RequestHandler {
     }, next);
   }
 
-  return function routemeterMiddleware(req: Request, res: Response, next: NextFunction): void {
+  function routemeterMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (recording.has(res)) {
       next();
       return;
+    }
+    if (!checkedRouteOrder) {
+      checkedRouteOrder = true;
+      warnOfUnmeteredRoutes(req, routemeterMiddleware, logger);
     }
     // req.url first: parsing the path (req.path) is needed only for URLs that could be the metrics path.
     const isScrape =
@@ -70,19 +105,27 @@ export function routemeter(options?: ExpressRoutemeterOptions): RequestHandler {
     const start = performance.now();
     methodMeter.start();
     recording.add(res);
-    // Node emits 'close' on every response, finished or not, so one listener sees both; the state it
-    // needs lives in this closure (cheaper than properties on the re-prototyped `res`, see above).
-    res.on('close', function routemeterRecord() {
+    // One listener sees finished and abandoned responses alike; the state it needs lives in this closure
+    // (cheaper than properties on the re-prototyped `res`, see above).
+    onResponseClosed(req, res, function routemeterRecord(neverSent) {
       // A recorded scrape has no route: it is labelled with metricsPath itself.
-      const route = isScrape ? (metricsPath as string) : routeTemplate(req);
-      methodMeter.finish(route, statusOf(res), (performance.now() - start) / 1000, req, res);
+      const route = isScrape ? (metricsPath as string) : routeTemplate(req, logger);
+      const status = res.headersSent && neverSent === undefined ? res.statusCode : CLIENT_CLOSED_STATUS;
+      methodMeter.finish(route, status, (performance.now() - start) / 1000, req, res);
     });
     if (isScrape) serveMetrics(req, res, next);
     else next();
-  };
+  }
+
+  return Object.assign(routemeterMiddleware, { close: meter.close });
 }
 
-/** The status to record: what was sent, or 499 when the client left before a response was started. */
-function statusOf(res: Response): number {
-  return res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
+/** Once, at the first request: routes added before the middleware never reach it. */
+function warnOfUnmeteredRoutes(req: Request, middleware: RequestHandler, logger: Logger): void {
+  const unmetered = unmeteredRoutes(req.app, middleware);
+  if (unmetered.length === 0) return;
+  const examples = unmetered.slice(0, 3).join(', ');
+  logger.warn(
+    `routemeter: ${unmetered.length} route${unmetered.length === 1 ? ' was' : 's were'} added before \`app.use(routemeter())\` and ${unmetered.length === 1 ? 'is' : 'are'} not recorded (${examples}${unmetered.length > 3 ? ', …' : ''}): call \`app.use(routemeter())\` before adding routes`,
+  );
 }

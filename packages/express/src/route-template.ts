@@ -9,13 +9,15 @@
  * ends on it, and the result is kept on the route object: per request this is one property read.
  */
 
+import type { Logger } from '@routemeter/core';
+
 const kMountPath = Symbol('routemeter.mountPath');
 const kTemplates = Symbol('routemeter.templates');
 const kRecording = Symbol('routemeter.recordingMountPaths');
 
 type PathPattern = string | RegExp | readonly PathPattern[];
 
-interface Layer {
+export interface Layer {
   route?: Route | undefined;
   handle: { stack?: Layer[] };
   rawPath?: PathPattern;
@@ -25,12 +27,13 @@ interface Layer {
   slash?: boolean;
 }
 
-interface Route {
+export interface Route {
   path: PathPattern;
+  methods?: Record<string, boolean>;
   [kTemplates]?: Templates;
 }
 
-interface ExpressApp {
+export interface ExpressApp {
   _router?: { stack: Layer[] };
   router?: { stack: Layer[] };
   mountpath?: PathPattern;
@@ -48,52 +51,93 @@ export interface RoutedRequest {
 interface Candidate {
   readonly mountSegments: readonly string[];
   readonly template: string;
+  /** Whether a router on the way was mounted before {@link recordMountPaths} could see it (`*` in the template). */
+  readonly unknownMount: boolean;
 }
 
 /** A route reached one way has its template; one reached several ways keeps the candidates. */
 type Templates = string | readonly Candidate[];
 
-/** The template of the route that handled the request, or undefined when no route matched. */
-export function routeTemplate(req: RoutedRequest): string | undefined {
+/**
+ * The template of the route that handled the request, or undefined when no route matched. The first time
+ * a route is reached through a router whose mount path is unknown, `logger` is told how to fix it.
+ */
+export function routeTemplate(req: RoutedRequest, logger?: Logger): string | undefined {
   const route = req.route;
   if (route === undefined) return undefined;
   let templates = route[kTemplates];
   if (templates === undefined) {
-    templates = findTemplates(req.app as ExpressApp | undefined, route);
+    const candidates = findCandidates(req.app as ExpressApp | undefined, route);
+    templates = candidates.length === 0 ? formatPattern(route.path) : uniqueTemplates(candidates);
     route[kTemplates] = templates;
+    const unknown = candidates.find((candidate) => candidate.unknownMount);
+    if (unknown !== undefined) {
+      logger?.warn(
+        `routemeter: route '${unknown.template}' is reached through a router mounted before @routemeter/express was imported, so its mount path is labelled '*': import @routemeter/express before the modules that build your routers`,
+      );
+    }
   }
   return typeof templates === 'string' ? templates : pickByBaseUrl(templates, req.baseUrl ?? '');
 }
 
-function findTemplates(app: ExpressApp | undefined, route: Route): Templates {
-  const own = formatPattern(route.path);
+/** The route's full template, the first one if it is reached several ways. */
+export function templateOfRoute(app: ExpressApp | undefined, route: Route): string {
+  return findCandidates(app, route)[0]?.template ?? formatPattern(route.path);
+}
+
+/** Every way to the route through the app's router tree (several when a router is mounted at several paths). */
+function findCandidates(app: ExpressApp | undefined, route: Route): Candidate[] {
   const candidates: Candidate[] = [];
   for (const appPrefix of appPrefixes(app)) {
     const router = app?._router ?? app?.router;
-    if (router !== undefined) collect(router.stack, route, appPrefix, candidates, new Set());
+    if (router !== undefined) collect(router.stack, route, appPrefix, false, candidates, new Set());
   }
-  if (candidates.length === 0) return own;
+  return candidates;
+}
+
+function uniqueTemplates(candidates: readonly Candidate[]): Templates {
   const unique = [...new Map(candidates.map((c) => [c.template, c])).values()];
   return unique.length === 1 ? (unique[0] as Candidate).template : unique;
 }
 
-function collect(stack: readonly Layer[], route: Route, prefix: string, found: Candidate[], seen: Set<Layer[]>): void {
+function collect(
+  stack: readonly Layer[],
+  route: Route,
+  prefix: string,
+  unknownMount: boolean,
+  found: Candidate[],
+  seen: Set<Layer[]>,
+): void {
   for (const layer of stack) {
     if (layer.route === route) {
-      found.push({ mountSegments: segments(prefix), template: joinPaths(prefix, formatPattern(route.path)) });
+      const template = joinPaths(prefix, formatPattern(route.path));
+      found.push({ mountSegments: segments(prefix), template, unknownMount });
     } else if (layer.route === undefined && Array.isArray(layer.handle.stack) && !seen.has(layer.handle.stack)) {
       seen.add(layer.handle.stack);
-      for (const mount of alternatives(mountPattern(layer))) {
-        collect(layer.handle.stack, route, joinPaths(prefix, mount), found, seen);
+      const pattern = mountPattern(layer);
+      for (const mount of alternatives(pattern ?? UNKNOWN_MOUNT)) {
+        collect(
+          layer.handle.stack,
+          route,
+          joinPaths(prefix, mount),
+          unknownMount || pattern === undefined,
+          found,
+          seen,
+        );
       }
       seen.delete(layer.handle.stack);
     }
   }
 }
 
-/** A layer's mount path; `*` where it was mounted before {@link recordMountPaths} could see it. */
-function mountPattern(layer: Layer): PathPattern {
-  return layer.rawPath ?? layer[kMountPath] ?? (layer.regexp?.fast_slash === true || layer.slash === true ? '/' : '*');
+/** The label of a mount path routemeter could not see. */
+const UNKNOWN_MOUNT = '*';
+
+/** A layer's mount path; undefined where it was mounted before {@link recordMountPaths} could see it. */
+function mountPattern(layer: Layer): PathPattern | undefined {
+  return (
+    layer.rawPath ?? layer[kMountPath] ?? (layer.regexp?.fast_slash === true || layer.slash === true ? '/' : undefined)
+  );
 }
 
 /** Mount prefixes of an app: empty for the main app, its mount paths (through its parents) for a sub-app. */

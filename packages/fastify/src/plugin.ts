@@ -19,6 +19,7 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { existingRoutes } from './route-order.js';
 
 /**
  * Options of the Fastify plugin: every core option, typed with Fastify's request and reply. `prefix`
@@ -79,6 +80,12 @@ interface Finisher {
 }
 
 function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOptions | undefined, done: Done): void {
+  if (typeof (fastify as Partial<FastifyInstance> | undefined)?.addHook !== 'function') {
+    // `app.register(routemeter())`: the plugin called as a factory, with no Fastify instance.
+    throw new TypeError(
+      'routemeter: @routemeter/fastify is a plugin, not a factory: register it as `app.register(routemeter, options)`, not `app.register(routemeter())`',
+    );
+  }
   // Fastify passes `{}` when no options were given. Core validates; its RoutemeterOptionError fails the
   // registration (`await app.register(...)` rejects with it), which a throw from a callback plugin would not.
   let meter: Routemeter<Req, Res>;
@@ -88,13 +95,43 @@ function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOp
     done(error as Error);
     return;
   }
-  const { metricsPath, recordScrapes, requestsInFlight } = meter.options;
+  const { metricsPath, requestsInFlight, logger } = meter.options;
   const excludes = meter.options.exclude !== undefined;
 
-  if (!fastify.hasRequestDecorator(kStart)) {
-    fastify.decorateRequest(kStart, 0);
-    fastify.decorateRequest(kInFlight, false);
-    fastify.decorateRequest(kReply, null);
+  if (metricsPath !== false && fastify.hasRoute({ method: 'GET', url: metricsPath })) {
+    meter.close();
+    done(
+      new Error(
+        `routemeter: this app already has a GET ${metricsPath} route${fastify.hasRequestDecorator(kStart) ? ' (routemeter is registered twice)' : ''}: register routemeter once, or set \`metricsPath\` to another path or to false`,
+      ),
+    );
+    return;
+  }
+  fastify.addHook('onClose', function routemeterClose(_instance, next) {
+    meter.close();
+    next();
+  });
+
+  if (fastify.hasRequestDecorator(kStart)) {
+    // The first registration records every request of this app (its hooks are inherited); this one
+    // would count them twice, so it only serves its metricsPath.
+    logger.warn(
+      'routemeter: @routemeter/fastify is registered twice on one app: the first registration records every request and this one records nothing; register it once',
+    );
+    serveMetricsRoute(fastify, meter);
+    done();
+    return;
+  }
+  fastify.decorateRequest(kStart, 0);
+  fastify.decorateRequest(kInFlight, false);
+  fastify.decorateRequest(kReply, null);
+
+  const unmetered = existingRoutes(fastify);
+  if (unmetered.length > 0) {
+    const examples = unmetered.slice(0, 3).join(', ');
+    logger.warn(
+      `routemeter: ${unmetered.length} route${unmetered.length === 1 ? ' was' : 's were'} added before routemeter was registered and ${unmetered.length === 1 ? 'is' : 'are'} not recorded (${examples}${unmetered.length > 3 ? ', …' : ''}): \`await app.register(routemeter)\` before adding routes and plugins`,
+    );
   }
 
   /**
@@ -213,26 +250,29 @@ function routemeterPlugin(fastify: FastifyInstance, options: FastifyRoutemeterOp
 
   countAnsweredBeforeHooks(fastify, meter);
 
-  if (metricsPath !== false) {
-    fastify.route({
-      method: 'GET',
-      url: metricsPath,
-      exposeHeadRoute: true,
-      // Read by @fastify/swagger and other OpenAPI generators, not by Fastify's own schema types.
-      schema: { hide: true } as FastifySchema,
-      config: { metrics: recordScrapes },
-      handler: function routemeterServeMetrics(request, reply) {
-        meter.scrape(request.headers.accept, request.headers.authorization, request).then((scrape) => {
-          // Streamed piece by piece: a large scrape written at once would stall the event loop. For HEAD,
-          // Fastify's HEAD route drains the stream and keeps these headers.
-          reply.code(scrape.status).headers(scrape.headers).header('content-length', scrape.byteLength);
-          reply.send(Readable.from(scrape.chunks));
-        }, reply.send.bind(reply));
-      },
-    });
-  }
-
+  serveMetricsRoute(fastify, meter);
   done();
+}
+
+function serveMetricsRoute(fastify: FastifyInstance, meter: Routemeter<Req, Res>): void {
+  const { metricsPath, recordScrapes } = meter.options;
+  if (metricsPath === false) return;
+  fastify.route({
+    method: 'GET',
+    url: metricsPath,
+    exposeHeadRoute: true,
+    // Read by @fastify/swagger and other OpenAPI generators, not by Fastify's own schema types.
+    schema: { hide: true } as FastifySchema,
+    config: { metrics: recordScrapes },
+    handler: function routemeterServeMetrics(request, reply) {
+      meter.scrape(request.headers.accept, request.headers.authorization, request).then((scrape) => {
+        // Streamed piece by piece: a large scrape written at once would stall the event loop. For HEAD,
+        // Fastify's HEAD route drains the stream and keeps these headers.
+        reply.code(scrape.status).headers(scrape.headers).header('content-length', scrape.byteLength);
+        reply.send(Readable.from(scrape.chunks));
+      }, reply.send.bind(reply));
+    },
+  });
 }
 
 /** Records requests of the unmatched label, by their method. */
@@ -262,20 +302,25 @@ function countAnsweredBeforeHooks(fastify: FastifyInstance, meter: Routemeter<Re
   const server = fastify.server as { on?: unknown; off?: unknown } | undefined;
   if (typeof server?.on !== 'function' || typeof server.off !== 'function') return;
   const raw = fastify.server;
+  // Routemeters in sibling plugins share the server: its first one counts these.
+  if (serversCounted.has(raw)) return;
+  serversCounted.add(raw);
   function routemeterAnsweredBeforeHooks(req: IncomingMessage, res: ServerResponse): void {
     if (res.writableEnded && res.listenerCount('error') === 0 && ANSWERED_BEFORE_HOOKS.has(res.statusCode)) {
-      if (excludes && meter.isExcluded(pathOf(req.url ?? '/'), req as unknown as Req)) return;
-      meter
-        .method(req.method ?? 'GET')
-        .record(undefined, res.statusCode, 0, req as unknown as Req, res as unknown as Res);
+      // No FastifyRequest exists for these: the user's callbacks are not called (see recordBare).
+      if (excludes && meter.isExcluded(pathOf(req.url ?? '/'), undefined)) return;
+      meter.method(req.method ?? 'GET').recordBare(res.statusCode, 0);
     }
   }
   raw.on('request', routemeterAnsweredBeforeHooks);
   fastify.addHook('onClose', function routemeterRemoveListener(_instance, next) {
     raw.off('request', routemeterAnsweredBeforeHooks);
+    serversCounted.delete(raw);
     next();
   });
 }
+
+const serversCounted = new WeakSet<object>();
 
 /**
  * The route label: Fastify's own template (`routeOptions.url`, prefix included). The trailing-slash twin
