@@ -1,5 +1,5 @@
 import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 
 export interface Reply {
   readonly status: number;
@@ -66,4 +66,20 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 500
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/**
+ * Writes GET requests for `paths` back to back on one connection (HTTP pipelining), then destroys the
+ * connection after `closeAfterMs`, whatever has been answered by then. Resolves once it is closed.
+ */
+export function sendPipelinedAndClose(port: number, paths: readonly string[], closeAfterMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`).join(''));
+      setTimeout(() => socket.destroy(), closeAfterMs);
+    });
+    socket.on('data', () => {});
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
 }

@@ -5,14 +5,10 @@ import type { Socket } from 'node:net';
  * Calls back once when a Node response is done with, finished or not: on its `'close'`, which Node emits
  * for every response that reached its connection. A pipelined request queued behind another never gets
  * there if the client closes the connection first, and Node then emits nothing on its response: such a
- * response is called back with `neverSent` when its connection closes. A connection gets one listener
- * however many responses wait on it.
+ * response is called back when its connection closes. A connection gets one listener however many
+ * responses wait on it.
  */
-export function onResponseClosed(
-  req: IncomingMessage,
-  res: ServerResponse,
-  callback: (neverSent?: true) => void,
-): void {
+export function onResponseClosed(req: IncomingMessage, res: ServerResponse, callback: () => void): void {
   const socket = req.socket as Socket | null;
   // A response without a socket when its request arrives is queued behind another on the connection.
   if (res.socket !== null || socket === null || socket.destroyed) {
@@ -25,7 +21,7 @@ export function onResponseClosed(
     // A response that reached the connection after all gets Node's 'close' (or has had it, if finished).
     if (called || res.socket !== null || res.writableFinished) return;
     called = true;
-    callback(true);
+    callback();
   }
   queue.add(lostWithConnection);
   res.on('close', function closedAfterQueueing() {

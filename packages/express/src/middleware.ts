@@ -107,17 +107,21 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
     recording.add(res);
     // One listener sees finished and abandoned responses alike; the state it needs lives in this closure
     // (cheaper than properties on the re-prototyped `res`, see above).
-    onResponseClosed(req, res, function routemeterRecord(neverSent) {
+    onResponseClosed(req, res, function routemeterRecord() {
       // A recorded scrape has no route: it is labelled with metricsPath itself.
       const route = isScrape ? (metricsPath as string) : routeTemplate(req, logger);
-      const status = res.headersSent && neverSent === undefined ? res.statusCode : CLIENT_CLOSED_STATUS;
-      methodMeter.finish(route, status, (performance.now() - start) / 1000, req, res);
+      methodMeter.finish(route, statusOf(res), (performance.now() - start) / 1000, req, res);
     });
     if (isScrape) serveMetrics(req, res, next);
     else next();
   }
 
   return Object.assign(routemeterMiddleware, { close: meter.close });
+}
+
+/** The status to record: what was sent, or 499 when the client left before a response was started. */
+function statusOf(res: Response): number {
+  return res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
 }
 
 /** Once, at the first request: routes added before the middleware never reach it. */

@@ -3,7 +3,13 @@ import { Readable } from 'node:stream';
 import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { type BehaviourApp, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
+import {
+  type AdapterUnderTest,
+  type BehaviourApp,
+  type BehaviourOptions,
+  describeAdapterBehaviour,
+} from '../../../test-kit/behaviour.js';
+import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
 import { close, listen } from '../../../test-kit/http.js';
 
 const major =
@@ -66,8 +72,11 @@ async function startStandardApp(options: ExpressRoutemeterOptions): Promise<Beha
   return { port, close: () => close(server) };
 }
 
-describeAdapterBehaviour({
+const adapter = {
   name: `express${major}`,
   newRegistry: () => new Registry(),
-  start: (options) => startStandardApp(options as unknown as ExpressRoutemeterOptions),
-});
+  start: (options: BehaviourOptions) => startStandardApp(options as unknown as ExpressRoutemeterOptions),
+} satisfies AdapterUnderTest;
+
+describeAdapterBehaviour(adapter);
+describeAdapterGuarantees(adapter);

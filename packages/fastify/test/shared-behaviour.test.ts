@@ -2,7 +2,8 @@ import type { FastifyRoutemeterOptions } from '@routemeter/fastify';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
+import { type AdapterUnderTest, type BehaviourOptions, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
+import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
 import { startStandardApp } from './serve.js';
 
 const major = Number(Fastify().version.split('.')[0]);
@@ -14,8 +15,11 @@ describe('the Fastify under test', () => {
   });
 });
 
-describeAdapterBehaviour({
+const adapter = {
   name: `fastify${major}`,
   newRegistry: () => new Registry(),
-  start: (options) => startStandardApp(options as unknown as FastifyRoutemeterOptions),
-});
+  start: (options: BehaviourOptions) => startStandardApp(options as unknown as FastifyRoutemeterOptions),
+} satisfies AdapterUnderTest;
+
+describeAdapterBehaviour(adapter);
+describeAdapterGuarantees(adapter);
