@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, type Reply, send, sendAndAbort } from './http.js';
-import { type Exposition, labelValues, parseExposition, sampleValue, sumOf } from './metrics-text.js';
+import { countsOf, type Exposition, labelValues, parseExposition, sampleValue, sumOf } from './metrics-text.js';
 import { promtoolCheckMetrics } from './prometheus.js';
 
 /**
@@ -50,16 +50,6 @@ interface Running {
 }
 
 const labels = (route: string, status: string, method = 'GET') => ({ method, route, status_code: status });
-
-/** Counts of `http_requests_total`, as `METHOD route status` → count, sorted: the whole observable outcome. */
-function countsOf(metrics: Exposition): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const s of metrics.samples) {
-    if (s.name !== 'http_requests_total') continue;
-    counts[`${s.labels.method} ${s.labels.route} ${s.labels.status_code}`] = s.value;
-  }
-  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
-}
 
 /**
  * The cross-adapter behaviour table: the same traffic must give the same label values and counts

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdapterUnderTest, BehaviourOptions } from './behaviour.js';
 import { eventually, type Reply, send, sendPipelinedAndClose } from './http.js';
-import { type Exposition, parseExposition, sampleValue, sumOf } from './metrics-text.js';
+import { countsOf, parseExposition, sampleValue, sumOf } from './metrics-text.js';
 
 /**
  * What routemeter guarantees (root README, "What routemeter guarantees"), run against every adapter on the
@@ -20,17 +20,6 @@ interface AnyRequest {
 const pathOf = (req: AnyRequest) => (req.originalUrl ?? req.url).split('?')[0] as string;
 
 const OPENMETRICS = { accept: 'application/openmetrics-text; version=1.0.0' };
-
-/** Counts of `http_requests_total` as `METHOD route status [label=value…]` → count. */
-function countsOf(metrics: Exposition, ...extra: string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const s of metrics.samples) {
-    if (s.name !== 'http_requests_total') continue;
-    const key = [s.labels.method, s.labels.route, s.labels.status_code, ...extra.map((l) => `${l}=${s.labels[l]}`)];
-    counts[key.join(' ')] = (counts[key.join(' ')] ?? 0) + s.value;
-  }
-  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
-}
 
 function logged() {
   const messages: string[] = [];

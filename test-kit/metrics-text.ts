@@ -102,3 +102,14 @@ export function labelValues(exposition: Exposition, name: string, label: string)
   }
   return [...values].sort();
 }
+
+/** Counts of `http_requests_total` as `METHOD route status [label=value…]` → count. */
+export function countsOf(metrics: Exposition, ...extra: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of metrics.samples) {
+    if (s.name !== 'http_requests_total') continue;
+    const key = [s.labels.method, s.labels.route, s.labels.status_code, ...extra.map((l) => `${l}=${s.labels[l]}`)];
+    counts[key.join(' ')] = (counts[key.join(' ')] ?? 0) + s.value;
+  }
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -36,7 +36,8 @@ export function failureReporter(logger: Logger, callback: string): (problem: str
       unreported += 1;
       return;
     }
-    const since = unreported === 0 ? '' : ` (and ${unreported} more times in the last minute)`;
+    const since =
+      unreported === 0 ? '' : ` (and ${unreported} more time${unreported === 1 ? '' : 's'} in the last minute)`;
     logger.warn(`routemeter: \`${callback}\` ${problem}${since}`);
     lastReport = now;
     unreported = 0;

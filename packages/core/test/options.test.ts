@@ -37,6 +37,7 @@ const invalid: ReadonlyArray<[option: string, value: unknown, message: RegExp]> 
   ['metricsPath', 'metrics', /must be a path starting with '\/'/],
   ['metricsPath', '/metrics?x', /no query, fragment or spaces/],
   ['metricsPath', true, /or false, got true/],
+  ['metricsPath', '/metrics/', /must not end with '\/', got "\/metrics\/": use "\/metrics"/],
   ['recordScrapes', 0, /must be a boolean/],
   ['logger', console.warn, /must be an object with a warn\(message\) method, got a function/],
   ['logger', {}, /must be an object with a warn\(message\) method/],
@@ -164,6 +165,14 @@ describe('options are validated once, at creation', () => {
     ]);
     const byRequest = resolveOptions<{ internal: boolean }, unknown>({ exclude: (req) => req.internal }).exclude;
     expect([byRequest?.('/x', { internal: true }), byRequest?.('/x', { internal: false })]).toEqual([true, false]);
+    // A request recorded bare (no request object to ask) is judged by its path alone.
+    expect(byRequest?.('/x', undefined)).toBe(false);
+  });
+
+  it('excludes a path and its trailing-slash twin alike, and RegExps the same way every time', () => {
+    const exclude = resolveOptions({ exclude: ['/health/', /^\/ready$/gy] }).exclude;
+    const paths = ['/health', '/health/', '/health//', '/ready', '/ready', '/ready/', '/health/x', '/'];
+    expect(paths.map((path) => exclude?.(path, {}))).toEqual([true, true, true, true, true, true, false, false]);
   });
 
   it('keeps a given registry and copies the bucket arrays it was given', () => {
