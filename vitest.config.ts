@@ -8,7 +8,9 @@ const requireFromExpress = createRequire(`${root}/packages/express/package.json`
 const requireFromFastify = createRequire(`${root}/packages/fastify/package.json`);
 
 // Tests run against the sources; the built packages are checked by publint, attw and the package smoke test.
+// The subpath first: Vite matches aliases in order, and '@routemeter/core' is a prefix of it.
 const sources = {
+  '@routemeter/core/adapter': `${root}/packages/core/src/adapter.ts`,
   '@routemeter/core': `${root}/packages/core/src/index.ts`,
   '@routemeter/express': `${root}/packages/express/src/index.ts`,
   '@routemeter/fastify': `${root}/packages/fastify/src/index.ts`,

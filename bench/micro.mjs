@@ -59,7 +59,8 @@ function time(iterations, batches, body) {
 
 async function measureAll({ iterations, batches }) {
   const { Counter, Histogram, Registry } = await import('prom-client');
-  const { createRoutemeter, DEFAULT_DURATION_BUCKETS } = await import('@routemeter/core');
+  const { DEFAULT_DURATION_BUCKETS } = await import('@routemeter/core');
+  const { createRecorder } = await import('@routemeter/core/adapter');
   const mix = labelMix();
   const mask = MIX_SIZE - 1;
   const req = {};
@@ -68,9 +69,9 @@ async function measureAll({ iterations, batches }) {
   const cases = {};
 
   {
-    // Express adapter's path: the method's meter per request, the route template given at finish.
-    const meter = createRoutemeter({ registry: new Registry(), defaultMetrics: false }, noSizes);
-    cases['routemeter MethodMeter (Express path)'] = time(iterations, batches, (n) => {
+    // Express adapter's path: the method's recorder per request, the route template given at finish.
+    const meter = createRecorder({ registry: new Registry(), defaultMetrics: false }, noSizes);
+    cases['routemeter MethodRecorder (Express path)'] = time(iterations, batches, (n) => {
       for (let i = 0; i < n; i++) {
         const r = mix[i & mask];
         const m = meter.method(r.method);
@@ -80,20 +81,37 @@ async function measureAll({ iterations, batches }) {
     });
   }
   {
-    // Fastify adapter's path: one RouteMeter per route, made when the route is added.
-    const meter = createRoutemeter({ registry: new Registry(), defaultMetrics: false }, noSizes);
-    const routeMeters = new Map();
+    // Fastify adapter's path: one RouteRecorder per route, made when the route is added.
+    const meter = createRecorder({ registry: new Registry(), defaultMetrics: false }, noSizes);
+    const routeRecorders = new Map();
     const bound = mix.map((r) => {
       const key = `${r.method} ${r.route}`;
-      if (!routeMeters.has(key)) routeMeters.set(key, meter.route(r.method, r.route));
-      return routeMeters.get(key);
+      if (!routeRecorders.has(key)) routeRecorders.set(key, meter.route([r.method], r.route));
+      return routeRecorders.get(key);
     });
-    cases['routemeter RouteMeter (Fastify path)'] = time(iterations, batches, (n) => {
+    cases['routemeter RouteRecorder (Fastify path)'] = time(iterations, batches, (n) => {
       for (let i = 0; i < n; i++) {
         const r = mix[i & mask];
         const m = bound[i & mask];
+        m.start(r.method);
+        m.finish(r.method, r.status, r.seconds, req, res);
+      }
+    });
+  }
+  {
+    // The Express path with one custom label read per request (four values): the label-set tree walk.
+    const tiers = ['free', 'pro', 'team', 'enterprise'];
+    const meter = createRecorder(
+      { registry: new Registry(), defaultMetrics: false, labels: { tier: (r) => tiers[r.tier] } },
+      noSizes,
+    );
+    const reqs = mix.map((_, i) => ({ tier: i & 3 }));
+    cases['routemeter MethodRecorder, one custom label'] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const r = mix[i & mask];
+        const m = meter.method(r.method);
         m.start();
-        m.finish(r.status, r.seconds, req, res);
+        m.finish(r.route, r.status, r.seconds, reqs[i & mask], res);
       }
     });
   }

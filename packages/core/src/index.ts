@@ -1,16 +1,11 @@
+// The user API: options, errors, label constants, rendering and serving the registry.
+// Adapters are written against `@routemeter/core/adapter` (adapter.ts).
 export type { BasicCredentials, MetricsAuth } from './auth.js';
 export type { ClusterOptions } from './cluster.js';
 export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
 export type { ExemplarGetter } from './exemplars.js';
-export {
-  createScrapeHandler,
-  OPENMETRICS_CONTENT_TYPE,
-  PROMETHEUS_CONTENT_TYPE,
-  prefersOpenMetrics,
-  renderMetrics,
-  type ScrapeHandler,
-  type ScrapeResponse,
-} from './exposition.js';
+export { renderMetrics } from './exposition.js';
+export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './labels.js';
 export { NAMINGS, type Naming } from './metrics.js';
 export { type MetricsServer, type MetricsServerOptions, serveMetrics } from './metrics-server.js';
 export {
@@ -20,11 +15,5 @@ export {
   DEFAULT_SIZE_BUCKETS,
   type LabelGetter,
   type Logger,
-  type ResolvedOptions,
   type RoutemeterOptions,
 } from './options.js';
-export type { MethodMeter, RouteMeter, SizeReaders } from './recorder.js';
-export { contentLength, pathOf } from './request-values.js';
-export { onResponseClosed } from './response-closed.js';
-export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './route-label.js';
-export { createRoutemeter, type Routemeter } from './routemeter.js';

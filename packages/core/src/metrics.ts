@@ -50,67 +50,79 @@ export interface RequestMetrics {
   readonly responseSize: HistogramStore | undefined;
 }
 
+type MetricKey = 'requests' | 'duration' | 'inFlight' | 'requestSize' | 'responseSize';
+
+/**
+ * routemeter's metrics as data: one row each, read by {@link requestMetrics}. The name comes from the naming
+ * scheme under the row's key; `labels: 'request'` is method, route, status code and the custom labels.
+ */
+const METRICS: readonly {
+  readonly key: MetricKey;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly help: string;
+  readonly labels: 'request' | 'method';
+  readonly buckets?: 'buckets' | 'sizeBuckets';
+  /** The boolean option that turns it on; always on without one. */
+  readonly enabledBy?: 'requestsInFlight' | 'requestSize' | 'responseSize';
+}[] = [
+  {
+    key: 'requests',
+    type: 'counter',
+    help: 'HTTP requests served, by route template and status code.',
+    labels: 'request',
+  },
+  {
+    key: 'duration',
+    type: 'histogram',
+    help: 'Time from request start to response end (or client abort), in seconds.',
+    labels: 'request',
+    buckets: 'buckets',
+  },
+  {
+    key: 'inFlight',
+    type: 'gauge',
+    help: 'HTTP requests being served now.',
+    labels: 'method',
+    enabledBy: 'requestsInFlight',
+  },
+  {
+    key: 'requestSize',
+    type: 'histogram',
+    help: 'Size of HTTP request bodies from their Content-Length, in bytes.',
+    labels: 'request',
+    buckets: 'sizeBuckets',
+    enabledBy: 'requestSize',
+  },
+  {
+    key: 'responseSize',
+    type: 'histogram',
+    help: 'Size of HTTP response bodies from their Content-Length, in bytes.',
+    labels: 'request',
+    buckets: 'sizeBuckets',
+    enabledBy: 'responseSize',
+  },
+];
+
 /** Gets or creates routemeter's metrics on the registry, so apps sharing a registry share the metrics. */
 export function requestMetrics(options: ResolvedOptions<unknown, unknown>): RequestMetrics {
-  const { registry, prefix, buckets, sizeBuckets } = options;
   const naming = NAMINGS[options.naming];
   const labelNames = [naming.method, naming.route, naming.status, ...options.labels.map(([name]) => name)];
-  const name = (base: string) => prefix + base;
+  if (options.defaultMetrics) collectDefaultMetricsOnce(options.registry);
 
-  if (options.defaultMetrics) collectDefaultMetricsOnce(registry);
-
-  return {
-    labelNames,
-    requests:
-      naming.requests === undefined
-        ? undefined
-        : getOrCreate(
-            registry,
-            new ValueStore(
-              'counter',
-              name(naming.requests),
-              'HTTP requests served, by route template and status code.',
-              labelNames,
-            ),
-          ),
-    duration: getOrCreate(
-      registry,
-      new HistogramStore(
-        name(naming.duration),
-        'Time from request start to response end (or client abort), in seconds.',
-        labelNames,
-        buckets,
-      ),
-    ),
-    inFlight: options.requestsInFlight
-      ? getOrCreate(
-          registry,
-          new ValueStore('gauge', name(naming.inFlight), 'HTTP requests being served now.', [naming.method]),
-        )
-      : undefined,
-    requestSize: options.requestSize
-      ? getOrCreate(
-          registry,
-          new HistogramStore(
-            name(naming.requestSize),
-            'Size of HTTP request bodies from their Content-Length, in bytes.',
-            labelNames,
-            sizeBuckets,
-          ),
-        )
-      : undefined,
-    responseSize: options.responseSize
-      ? getOrCreate(
-          registry,
-          new HistogramStore(
-            name(naming.responseSize),
-            'Size of HTTP response bodies from their Content-Length, in bytes.',
-            labelNames,
-            sizeBuckets,
-          ),
-        )
-      : undefined,
-  };
+  const stores: Partial<Record<MetricKey, ValueStore | HistogramStore>> = {};
+  for (const metric of METRICS) {
+    const base = naming[metric.key];
+    // The OpenTelemetry scheme has no request counter: the histogram's _count is the count.
+    if (base === undefined || (metric.enabledBy !== undefined && !options[metric.enabledBy])) continue;
+    const name = options.prefix + base;
+    const labels = metric.labels === 'request' ? labelNames : [naming.method];
+    const store =
+      metric.type === 'histogram'
+        ? new HistogramStore(name, metric.help, labels, options[metric.buckets ?? 'buckets'])
+        : new ValueStore(metric.type, name, metric.help, labels);
+    stores[metric.key] = getOrCreate(options.registry, store);
+  }
+  return { labelNames, ...stores } as RequestMetrics;
 }
 
 /** Registers `wanted`, or returns the store already registered under its name if it has the same shape. */

@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createScrapeHandler } from '../src/adapter.js';
 import { compileAuth } from '../src/auth.js';
-import { createScrapeHandler, type MetricsAuth, RoutemeterOptionError } from '../src/index.js';
+import { type MetricsAuth, RoutemeterOptionError } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

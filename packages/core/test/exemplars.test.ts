@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createRoutemeter, renderMetrics } from '../src/index.js';
+import { createRecorder } from '../src/adapter.js';
+import { renderMetrics } from '../src/index.js';
 
 interface Req {
   trace?: string;
@@ -8,7 +9,7 @@ interface Req {
 
 function meterWithExemplars(exemplars: (req: Req) => Record<string, string> | undefined) {
   const registry = new Registry();
-  const meter = createRoutemeter<Req, unknown>(
+  const meter = createRecorder<Req, unknown>(
     { registry, defaultMetrics: false, buckets: [0.1, 1], exemplars },
     { requestSize: () => undefined, responseSize: () => undefined },
   );

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseExposition, sampleValue } from '../../../test-kit/metrics-text.js';
-import { createRoutemeter, createScrapeHandler, prefersOpenMetrics, renderMetrics } from '../src/index.js';
+import { createRecorder, createScrapeHandler, prefersOpenMetrics } from '../src/adapter.js';
+import { renderMetrics } from '../src/index.js';
 
 const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -78,7 +79,7 @@ describe('rendering', () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 40 }), async (value) => {
         const registry = new Registry();
-        const meter = createRoutemeter<{ tag: string }, unknown>(
+        const meter = createRecorder<{ tag: string }, unknown>(
           { registry, defaultMetrics: false, labels: { tag: (req) => req.tag } },
           { requestSize: () => undefined, responseSize: () => undefined },
         );

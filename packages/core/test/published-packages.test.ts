@@ -28,12 +28,14 @@ const loaded = {
   express: (await import('express')).default,
   prom: await import('prom-client'),
 };
-if (typeof (await import('@routemeter/core')).createRoutemeter !== 'function') throw new Error('core ESM');`);
+if (typeof (await import('@routemeter/core/adapter')).createRecorder !== 'function') throw new Error('core/adapter ESM');
+if (typeof (await import('@routemeter/core')).serveMetrics !== 'function') throw new Error('core ESM');`);
 
 const cjs = program(`
 const loaded = { routemeter: require('@routemeter/express').routemeter, express: require('express'), prom: require('prom-client') };
 if (require('@routemeter/express').default !== loaded.routemeter) throw new Error('default export');
-if (typeof require('@routemeter/core').createRoutemeter !== 'function') throw new Error('core CJS');`);
+if (typeof require('@routemeter/core/adapter').createRecorder !== 'function') throw new Error('core/adapter CJS');
+if (typeof require('@routemeter/core').serveMetrics !== 'function') throw new Error('core CJS');`);
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,9 +1,9 @@
 import { Histogram, type Metric, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { labelValues, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
+import { createRecorder } from '../src/adapter.js';
 import {
   CLIENT_CLOSED_STATUS,
-  createRoutemeter,
   RoutemeterMetricConflictError,
   type RoutemeterOptions,
   renderMetrics,
@@ -25,7 +25,7 @@ const sizes = {
 
 function meterWith(options: RoutemeterOptions<FakeRequest, FakeResponse> = {}) {
   const registry = options.registry ?? new Registry();
-  const meter = createRoutemeter<FakeRequest, FakeResponse>({ defaultMetrics: false, ...options, registry }, sizes);
+  const meter = createRecorder<FakeRequest, FakeResponse>({ defaultMetrics: false, ...options, registry }, sizes);
   const record = (method: string, route: string | undefined, status: number, seconds = 0.01, req: FakeRequest = {}) => {
     const m = meter.method(method);
     m.start();
@@ -93,9 +93,9 @@ describe('recording', () => {
     record('GET', '/v1/users/:id', 200);
     record('GET', '/v2/users/:id', 200);
     record('GET', '/v2/users/:id', 200, 0.01, { tenant: 'acme' });
-    const bound = meter.route('GET', '/v3/users/:id');
-    bound.start();
-    bound.finish(200, 0.01, {}, {});
+    const bound = meter.route(['GET'], '/v3/users/:id');
+    bound.start('GET');
+    bound.finish('GET', 200, 0.01, {}, {});
     record('GET', undefined, 404, 0.01, { tenant: 'never-used' });
     const m = await metrics();
     expect(sampleValue(m, 'http_requests_total', { method: 'GET', route: '/users/:id', status_code: '200' })).toBe(3);
@@ -125,10 +125,10 @@ describe('recording', () => {
     meter.method('POST').start();
     expect(sampleValue(await metrics(), 'http_requests_in_flight', { method: 'GET' })).toBe(2);
     get.finish('/x', 200, 0.01, {}, {});
-    const bound = meter.route('GET', '/y');
-    bound.start();
+    const bound = meter.route(['GET'], '/y');
+    bound.start('GET');
     expect(sampleValue(await metrics(), 'http_requests_in_flight', { method: 'GET' })).toBe(2);
-    bound.finish(200, 0.01, {}, {});
+    bound.finish('GET', 200, 0.01, {}, {});
     get.finish(undefined, 404, 0.01, {}, {});
     const m = await metrics();
     expect(sampleValue(m, 'http_requests_in_flight', { method: 'GET' })).toBe(0);

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { expect, it } from 'vitest';
 import { labelValues, parseExposition } from '../../../test-kit/metrics-text.js';
-import { createRoutemeter, OTHER_METHOD, OVERFLOW_ROUTE, renderMetrics } from '../src/index.js';
+import { createRecorder } from '../src/adapter.js';
+import { OTHER_METHOD, OVERFLOW_ROUTE, renderMetrics } from '../src/index.js';
 
 const noSizes = { requestSize: () => undefined, responseSize: () => undefined };
 
@@ -13,7 +14,7 @@ it('labels are a deterministic, bounded function of method and route, whatever t
       fc.integer({ min: 1, max: 10 }),
       async (requests, maxRoutes) => {
         const registry = new Registry();
-        const meter = createRoutemeter({ registry, defaultMetrics: false, maxRoutes, logger: { warn() {} } }, noSizes);
+        const meter = createRecorder({ registry, defaultMetrics: false, maxRoutes, logger: { warn() {} } }, noSizes);
         // Twice over: the second pass must land every request on the label the first pass gave it.
         for (let pass = 0; pass < 2; pass++) {
           for (const [method, route] of requests) meter.method(method).finish(route, 200, 0.01, {}, {});

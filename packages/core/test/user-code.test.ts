@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createScrapeHandler } from '../src/adapter.js';
 import { compileAuth } from '../src/auth.js';
-import { createScrapeHandler } from '../src/index.js';
 import { failureReporter, quietLogger } from '../src/user-code.js';
 
 afterEach(() => {

@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { expect, it } from 'vitest';
 import { countsOf, parseExposition } from '../../../../test-kit/metrics-text.js';
-import { createRoutemeter, type RoutemeterOptions, renderMetrics } from '../../src/index.js';
+import { createRecorder } from '../../src/adapter.js';
+import { type RoutemeterOptions, renderMetrics } from '../../src/index.js';
 
 // Regressions: two lone surrogates ('\uD800', '\uDBFF') in a label rendered as the same '\uFFFD' label set
 // twice in one scrape; custom label values a='x\0y', b='z' and a='x', b='y\0z' merged into one series;
@@ -10,7 +11,7 @@ type Req = Record<string, string>;
 const sizes = { requestSize: () => undefined, responseSize: () => undefined };
 
 function meterOn(registry: Registry, options: RoutemeterOptions<Req, unknown>) {
-  const meter = createRoutemeter<Req, unknown>({ registry, defaultMetrics: false, ...options }, sizes);
+  const meter = createRecorder<Req, unknown>({ registry, defaultMetrics: false, ...options }, sizes);
   return (route: string, req: Req = {}) => meter.method('GET').finish(route, 200, 0.01, req, {});
 }
 
