@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import type { MetricsAuth } from './auth.js';
 import { type ClusterOptions, clusterRegistry } from './cluster.js';
 import { RoutemeterOptionError } from './errors.js';
@@ -70,7 +69,7 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
       (reply) => {
         res.writeHead(reply.status, { ...reply.headers, 'Content-Length': reply.byteLength });
         if (req.method === 'HEAD') res.end();
-        else Readable.from(reply.chunks).pipe(res);
+        else reply.stream().pipe(res);
       },
       () => res.writeHead(500).end(),
     );

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import {
   CLIENT_CLOSED_STATUS,
   contentLength,
@@ -71,9 +70,8 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
       res.statusCode = scrape.status;
       for (const [name, value] of Object.entries(scrape.headers)) res.setHeader(name, value);
       res.setHeader('Content-Length', scrape.byteLength);
-      // Streamed piece by piece: a large scrape written at once would stall the event loop.
       if (req.method === 'HEAD') res.end();
-      else Readable.from(scrape.chunks).pipe(res);
+      else scrape.stream().pipe(res);
     }, next);
   }
 

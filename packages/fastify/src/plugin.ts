@@ -266,10 +266,9 @@ function serveMetricsRoute(fastify: FastifyInstance, meter: Routemeter<Req, Res>
     config: { metrics: recordScrapes },
     handler: function routemeterServeMetrics(request, reply) {
       meter.scrape(request.headers.accept, request.headers.authorization, request).then((scrape) => {
-        // Streamed piece by piece: a large scrape written at once would stall the event loop. For HEAD,
-        // Fastify's HEAD route drains the stream and keeps these headers.
         reply.code(scrape.status).headers(scrape.headers).header('content-length', scrape.byteLength);
-        reply.send(Readable.from(scrape.chunks));
+        // Fastify's HEAD route drains the payload and keeps these headers: give it nothing to render.
+        reply.send(request.method === 'HEAD' ? Readable.from([]) : scrape.stream());
       }, reply.send.bind(reply));
     },
   });
