@@ -28,3 +28,4 @@ export { contentLength, pathOf } from './request-values.js';
 export { onResponseClosed } from './response-closed.js';
 export { CLIENT_CLOSED_STATUS, OTHER_METHOD, OVERFLOW_ROUTE, UNMATCHED_ROUTE } from './route-label.js';
 export { createRoutemeter, type Routemeter } from './routemeter.js';
+export { writeScrape } from './send-scrape.js';

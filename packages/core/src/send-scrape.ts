@@ -1,4 +1,6 @@
-import { Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
+import type { ScrapeResponse } from './exposition.js';
 
 /** Bytes per write of a streamed body: pieces are copied into blocks of about this size. */
 const BLOCK_BYTES = 64 * 1024;
@@ -94,4 +96,21 @@ export class SharedBody {
 
 function pack(pieces: readonly Buffer[], start: number, end: number): Buffer {
   return end - start === 1 ? (pieces[start] as Buffer) : Buffer.concat(pieces.slice(start, end));
+}
+
+/** A client that leaves mid-body ends the pipeline with an error; the response is destroyed by then. */
+function ignoreAbort(): void {}
+
+/**
+ * Writes a scrape to a Node response: status, headers and Content-Length, then the body streamed
+ * (none for HEAD). A scrape that resolves late, after a timeout middleware answered or the client left,
+ * writes nothing and throws nothing.
+ * @example
+ * meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => writeScrape(req, res, scrape));
+ */
+export function writeScrape(req: IncomingMessage, res: ServerResponse, scrape: ScrapeResponse): void {
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  res.writeHead(scrape.status, { ...scrape.headers, 'Content-Length': scrape.byteLength });
+  if (req.method === 'HEAD') res.end();
+  else pipeline(scrape.stream(), res, ignoreAbort);
 }

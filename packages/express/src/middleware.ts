@@ -5,6 +5,7 @@ import {
   type Logger,
   onResponseClosed,
   type RoutemeterOptions,
+  writeScrape,
 } from '@routemeter/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { unmeteredRoutes } from './route-order.js';
@@ -66,13 +67,13 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
   let checkedRouteOrder = false;
 
   function serveMetrics(req: Request, res: Response, next: NextFunction): void {
-    meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => {
-      res.statusCode = scrape.status;
-      for (const [name, value] of Object.entries(scrape.headers)) res.setHeader(name, value);
-      res.setHeader('Content-Length', scrape.byteLength);
-      if (req.method === 'HEAD') res.end();
-      else scrape.stream().pipe(res);
-    }, next);
+    // Late answers (a timeout middleware answered first, the client left) are dropped, not sent twice.
+    meter.scrape(req.headers.accept, req.headers.authorization, req).then(
+      (scrape) => writeScrape(req, res, scrape),
+      (error: unknown) => {
+        if (!res.headersSent) next(error);
+      },
+    );
   }
 
   function routemeterMiddleware(req: Request, res: Response, next: NextFunction): void {

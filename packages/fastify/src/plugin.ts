@@ -266,6 +266,8 @@ function serveMetricsRoute(fastify: FastifyInstance, meter: Routemeter<Req, Res>
     config: { metrics: recordScrapes },
     handler: function routemeterServeMetrics(request, reply) {
       meter.scrape(request.headers.accept, request.headers.authorization, request).then((scrape) => {
+        // A late answer (the client left, a hook answered meanwhile) is dropped, not sent twice.
+        if (reply.sent || reply.raw.destroyed) return;
         reply.code(scrape.status).headers(scrape.headers).header('content-length', scrape.byteLength);
         // Fastify's HEAD route drains the payload and keeps these headers: give it nothing to render.
         reply.send(request.method === 'HEAD' ? Readable.from([]) : scrape.stream());
