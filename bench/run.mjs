@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The benchmark: `node bench/run.mjs [--quick|--full] [--only=overhead,scrape,hostile,micro]
+// The benchmark: `node bench/run.mjs [--quick|--full] [--only=overhead,scrape,scrapers,hostile,micro]
 // [--variants=a,b] [--rounds=N] [--seconds=N] [--connections=N] [--pipelining=N] [--profile=variant]`.
 // Run through `npm run bench` (scripts/bench.mjs), which builds the packages first. See bench/README.md.
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { microTable, runMicro } from './micro.mjs';
 import { overheadTable, runOverhead } from './overhead.mjs';
 import { PROFILE_DIR, profileDiff, runProfile } from './profile.mjs';
 import { runScrape, scrapeTable } from './scrape.mjs';
+import { runScrapers, scrapersTable } from './scrapers.mjs';
 
 const MODES = {
   quick: {
@@ -23,6 +24,7 @@ const MODES = {
     seconds: 1,
     warmupSeconds: 1,
     scrapes: 20,
+    scraperRounds: 3,
     hostile: 20_000,
     microIterations: 300_000,
     microBatches: 5,
@@ -32,6 +34,7 @@ const MODES = {
     seconds: 10,
     warmupSeconds: 5,
     scrapes: 20,
+    scraperRounds: 5,
     hostile: 20_000,
     microIterations: 2_000_000,
     microBatches: 9,
@@ -42,7 +45,9 @@ const MODES = {
  * 50 connections × 40 pipelined keeps the server core ~95% busy for every variant (see "server busy").
  */
 const LOAD = { connections: 50, pipelining: 40 };
-const SECTIONS = ['overhead', 'scrape', 'hostile', 'micro'];
+const SECTIONS = ['overhead', 'scrape', 'scrapers', 'hostile', 'micro'];
+/** Scrapers at once in the `scrapers` bench (issue 10). */
+const SCRAPERS = 20;
 
 const args = parseArgs(process.argv.slice(2));
 const mode = args.full ? 'full' : 'quick';
@@ -126,6 +131,13 @@ if (only.includes('scrape')) {
   const variants = chosen.filter((name) => !VARIANTS[name].bare && !VARIANTS[name].floor);
   log(`\n> scrape cost: ${variants.length} variants, 6,000 label sets, ${config.scrapes} scrapes each`);
   await timed('scrape', () => runScrape({ variants, scrapes: config.scrapes, log }));
+}
+if (only.includes('scrapers')) {
+  const variants = chosen.filter((name) => VARIANTS[name].ours);
+  log(
+    `\n> scrapers: ${variants.length} variants, 20,000 label sets, ${SCRAPERS} scrapers at once, ${config.scraperRounds} rounds`,
+  );
+  await timed('scrapers', () => runScrapers({ variants, clients: SCRAPERS, rounds: config.scraperRounds, log }));
 }
 if (only.includes('hostile')) {
   const variants = withBares(chosen.filter((name) => !VARIANTS[name].floor));
@@ -234,7 +246,7 @@ function pickNumbers(source, keys) {
   return out;
 }
 
-/** Each target of issue 6 against this run's figures. */
+/** Each target of issues 6 and 10 against this run's figures. */
 function targets({ sections }) {
   const rows = [];
   const o = sections.overhead?.rows ?? [];
@@ -276,6 +288,19 @@ function targets({ sections }) {
       check(r.samplesMatchPromClient),
     ]);
   }
+  for (const r of sections.scrapers?.rows ?? []) {
+    const { clients } = sections.scrapers;
+    rows.push([
+      `${r.name}: ${clients} concurrent scrapes of ${r.series} series stall the loop ≤ 50 ms`,
+      `${fmt(r.maxStallMs)} ms`,
+      check(r.maxStallMs <= 50),
+    ]);
+    rows.push([
+      `${r.name}: ${clients} non-reading scrapers hold < 2 bodies`,
+      `${fmt(r.stalledGrowthBodies, 2)} bodies (${fmt(r.stalledGrowthMB)} MB)`,
+      check(r.stalledGrowthBodies < 2),
+    ]);
+  }
   for (const r of (sections.hostile?.rows ?? []).filter((x) => VARIANTS[x.name].ours)) {
     rows.push([
       `${r.name}: hostile traffic adds no series beyond the unmatched label`,
@@ -284,7 +309,7 @@ function targets({ sections }) {
     ]);
     rows.push([`${r.name}: heap growth < 2 MB`, `${fmt(r.heapGrowthMB, 2)} MB`, check(r.heapGrowthMB < 2)]);
   }
-  return rows.length === 0 ? '' : table(['target (issue 6)', 'this run', ''], rows);
+  return rows.length === 0 ? '' : table(['target (issues 6, 10)', 'this run', ''], rows);
 }
 
 function report(results) {
@@ -330,6 +355,17 @@ function report(results) {
       `500 routes × GET/POST/PUT × 200/201/404/500 recorded (${sections.scrape.labelSets} label sets), then ${sections.scrape.scrapes} scrapes of /metrics over HTTP, one at a time. "Longest loop stall" is the max of monitorEventLoopDelay (1 ms resolution) in the server during each scrape. Label sets count every metric but prom-client's process metrics.`,
       '',
       scrapeTable(sections.scrape),
+    );
+  }
+  if (sections.scrapers) {
+    const { clients, rounds } = sections.scrapers;
+    out.push(
+      '',
+      '## Scrapers at once',
+      '',
+      `500 routes × GET/POST × 20 statuses recorded (20,000 label sets), then ${rounds} rounds of ${clients} concurrent GET /metrics on connections of their own, each read to the end (the first round renders every series, later ones find their text cached); "longest loop stall" is the max of monitorEventLoopDelay in the server during a round. Then ${clients} clients send GET /metrics and never read: the server's heapUsed + external (after GC) once it stops changing, minus before, in MB and in bodies.`,
+      '',
+      scrapersTable(sections.scrapers),
     );
   }
   if (sections.hostile) {

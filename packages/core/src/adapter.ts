@@ -15,4 +15,5 @@ export { createRecorder, type Recorder } from './recorder.js';
 export type { MethodRecorder, RouteRecorder } from './request-recorders.js';
 export { contentLength, httpSizes, pathOf } from './request-values.js';
 export { onResponseClosed } from './response-closed.js';
+export { writeScrape } from './send-scrape.js';
 export type { SizeReaders } from './series.js';

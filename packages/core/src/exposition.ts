@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import { type MetricObject, Registry } from 'prom-client';
 import type { CompiledAuth } from './auth.js';
 import type { AnyRegistry, Logger } from './options.js';
+import { SharedBody } from './send-scrape.js';
 import { isStore } from './store.js';
 import { renderStore } from './store-text.js';
 
@@ -8,22 +10,24 @@ export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 
 /**
- * One answer to a scrape, for an adapter to send as it is (headers include Content-Type). A scrape of
- * thousands of series is megabytes: send `chunks` one after another (a stream) rather than `body`,
- * so that neither joining nor writing it stalls the event loop.
+ * One answer to a scrape, for an adapter to send as it is (headers include Content-Type), with
+ * {@link writeScrape} on a Node response or `stream()` as the body. Concurrent scrapes of one registry
+ * in one format share one answer: a scrape of thousands of series is megabytes, rendered once and held once.
  */
 export interface ScrapeResponse {
   readonly status: number;
   readonly contentType: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** The body in pieces (UTF-8), in order. */
-  readonly chunks: readonly Buffer[];
   /** Byte length of the whole body, for Content-Length. */
   readonly byteLength: number;
-  /** The whole body as one string (joined on first read). */
+  /** The whole body as one string (joined on first read: for tests and small registries). */
   readonly body: string;
+  /**
+   * A new stream of the body (UTF-8), in writes of ~64 KiB packed as the reader takes them, so that
+   * neither a large body nor a client that never reads it stalls the event loop or holds a copy of it.
+   */
+  stream(): Readable;
 }
-
 /** Answers a scrape: `accept` and `authorization` are the request's headers; `req` is for an auth predicate. */
 export type ScrapeHandler<Req> = (
   accept: string | undefined,
@@ -74,11 +78,11 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * routemeter's own stores are rendered by {@link renderStore}, to the same bytes, without stalling.
  */
 export async function renderMetrics(registry: AnyRegistry, openMetrics: boolean): Promise<string> {
-  return Buffer.concat(await renderMetricChunks(registry, openMetrics)).toString('utf8');
+  return Buffer.concat(await renderMetricPieces(registry, openMetrics)).toString('utf8');
 }
 
-/** {@link renderMetrics} as pieces to write in order. */
-export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boolean): Promise<Buffer[]> {
+/** {@link renderMetrics} as pieces to write in order; routemeter's series are its cached texts, not copies. */
+async function renderMetricPieces(registry: AnyRegistry, openMetrics: boolean): Promise<Buffer[]> {
   const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
   const view: RenderingRegistry =
     registry.contentType === contentType
@@ -95,13 +99,13 @@ export async function renderMetricChunks(registry: AnyRegistry, openMetrics: boo
     }),
   );
   const separator = openMetrics ? NEWLINE : BLANK_LINE;
-  const chunks: Buffer[] = [];
+  const pieces: Buffer[] = [];
   rendered.forEach((parts, i) => {
-    if (i > 0) chunks.push(separator);
-    chunks.push(...parts);
+    if (i > 0) pieces.push(separator);
+    for (const part of parts) pieces.push(part);
   });
-  chunks.push(openMetrics ? OPENMETRICS_END : NEWLINE);
-  return chunks;
+  pieces.push(openMetrics ? OPENMETRICS_END : NEWLINE);
+  return pieces;
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -124,26 +128,66 @@ const TEXT_PLAIN = 'text/plain; charset=utf-8';
 function reply(
   status: number,
   contentType: string,
-  chunks: readonly Buffer[],
+  pieces: readonly Buffer[],
   extra?: Record<string, string>,
 ): ScrapeResponse {
+  const shared = new SharedBody(pieces);
   let body: string | undefined;
   return {
     status,
     contentType,
     headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...extra },
-    chunks,
-    byteLength: chunks.reduce((total, chunk) => total + chunk.length, 0),
+    byteLength: pieces.reduce((total, piece) => total + piece.length, 0),
     get body() {
-      body ??= Buffer.concat(chunks).toString('utf8');
+      body ??= Buffer.concat(pieces).toString('utf8');
       return body;
     },
+    stream: () => shared.stream(),
   };
 }
 
+const FAILED = reply(500, TEXT_PLAIN, [Buffer.from('routemeter: collecting metrics failed\n')]);
+
+/** Renders one answer; a registry that throws while collecting gives a 500 and one warning. */
+async function answer(
+  registry: () => AnyRegistry | Promise<AnyRegistry>,
+  openMetrics: boolean,
+  logger: Logger,
+): Promise<ScrapeResponse> {
+  try {
+    const pieces = await renderMetricPieces(await registry(), openMetrics);
+    return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, pieces);
+  } catch (error) {
+    logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
+    return FAILED;
+  }
+}
+
 /**
- * Answers scrapes of a registry (or of the registry a function builds per scrape). Unauthorized scrapes get a 401 that does not say what was wrong;
- * a registry that throws while collecting gives a 500, never a crash.
+ * Answers being rendered, per registry and format. A scrape that arrives meanwhile, from any handler of
+ * the registry, joins the rendering instead of starting another: 20 scrapes at once collect and render
+ * once, and share one body. (A failed rendering is warned about by the handler that started it.)
+ */
+const renderingText = new WeakMap<AnyRegistry, Promise<ScrapeResponse>>();
+const renderingOpenMetrics = new WeakMap<AnyRegistry, Promise<ScrapeResponse>>();
+
+function sharedAnswer(registry: AnyRegistry, openMetrics: boolean, logger: Logger): Promise<ScrapeResponse> {
+  const rendering = openMetrics ? renderingOpenMetrics : renderingText;
+  let answered = rendering.get(registry);
+  if (answered === undefined) {
+    answered = answer(() => registry, openMetrics, logger);
+    rendering.set(registry, answered);
+    const done = () => rendering.delete(registry);
+    answered.then(done, done);
+  }
+  return answered;
+}
+
+/**
+ * Answers scrapes of a registry (or of the registry a function builds per scrape). Unauthorized scrapes
+ * get a 401 that does not say what was wrong; a registry that throws while collecting gives a 500, never
+ * a crash. Scrapes of a registry that arrive while it is being rendered share that rendering, once each
+ * has passed `auth`; a registry built per scrape (cluster) is rendered per scrape.
  */
 export function createScrapeHandler<Req>(
   source: AnyRegistry | (() => Promise<AnyRegistry>),
@@ -159,13 +203,8 @@ export function createScrapeHandler<Req>(
   return async function scrape(accept, authorization, req) {
     if (auth !== undefined && !(await auth.authorize(authorization, req as Req))) return unauthorized;
     const openMetrics = prefersOpenMetrics(accept);
-    try {
-      const registry = typeof source === 'function' ? await source() : source;
-      const chunks = await renderMetricChunks(registry, openMetrics);
-      return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, chunks);
-    } catch (error) {
-      logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-      return reply(500, TEXT_PLAIN, [Buffer.from('routemeter: collecting metrics failed\n')]);
-    }
+    return typeof source === 'function'
+      ? answer(source, openMetrics, logger)
+      : sharedAnswer(source, openMetrics, logger);
   };
 }

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import type { MetricsAuth } from './auth.js';
 import { type ClusterOptions, clusterRegistry } from './cluster.js';
 import { RoutemeterOptionError } from './errors.js';
@@ -8,6 +7,7 @@ import { createScrapeHandler, type ScrapeHandler } from './exposition.js';
 import type { AnyRegistry, Logger } from './options.js';
 import { resolveOptions } from './options.js';
 import { pathOf } from './request-values.js';
+import { writeScrape } from './send-scrape.js';
 
 export interface MetricsServerOptions {
   /** Port to listen on; `0` picks a free one. Default: `9464` (the OpenTelemetry Prometheus exporter's). */
@@ -67,12 +67,10 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
       return;
     }
     scrape(req.headers.accept, req.headers.authorization, req).then(
-      (reply) => {
-        res.writeHead(reply.status, { ...reply.headers, 'Content-Length': reply.byteLength });
-        if (req.method === 'HEAD') res.end();
-        else Readable.from(reply.chunks).pipe(res);
+      (reply) => writeScrape(req, res, reply),
+      () => {
+        if (!res.headersSent) res.writeHead(500).end();
       },
-      () => res.writeHead(500).end(),
     );
   });
   await new Promise<void>((resolve, reject) => {

@@ -106,7 +106,7 @@ describe('scrape handler', () => {
       'application/openmetrics-text; version=1.0.0; charset=utf-8',
     ]);
     expect(open.body.endsWith('# EOF\n')).toBe(true);
-    expect(Buffer.concat(open.chunks).toString()).toBe(open.body);
+    expect(Buffer.concat(await open.stream().toArray()).toString()).toBe(open.body);
     expect(open.byteLength).toBe(Buffer.byteLength(open.body));
   });
 
@@ -125,7 +125,7 @@ describe('scrape handler', () => {
     expect(reply.status).toBe(500);
     expect(reply.headers).toEqual({ 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
     expect(reply.body).toBe('routemeter: collecting metrics failed\n');
-    expect(reply.chunks.map(String)).toEqual([reply.body]);
+    expect((await reply.stream().toArray()).map(String)).toEqual([reply.body]);
     expect(warnings).toEqual(['routemeter: collecting metrics failed: database down']);
   });
 });

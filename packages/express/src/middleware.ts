@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
 import type { Logger, RoutemeterOptions } from '@routemeter/core';
-import { closedStatus, createRecorder, onResponseClosed } from '@routemeter/core/adapter';
+import { closedStatus, createRecorder, onResponseClosed, writeScrape } from '@routemeter/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { unmeteredRoutes } from './route-order.js';
 import { routeTemplate } from './route-template.js';
@@ -56,14 +55,13 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
   let checkedRouteOrder = false;
 
   function serveMetrics(req: Request, res: Response, next: NextFunction): void {
-    recorder.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => {
-      res.statusCode = scrape.status;
-      for (const [name, value] of Object.entries(scrape.headers)) res.setHeader(name, value);
-      res.setHeader('Content-Length', scrape.byteLength);
-      // Streamed piece by piece: a large scrape written at once would stall the event loop.
-      if (req.method === 'HEAD') res.end();
-      else Readable.from(scrape.chunks).pipe(res);
-    }, next);
+    // Late answers (a timeout middleware answered first, the client left) are dropped, not sent twice.
+    recorder.scrape(req.headers.accept, req.headers.authorization, req).then(
+      (scrape) => writeScrape(req, res, scrape),
+      (error: unknown) => {
+        if (!res.headersSent) next(error);
+      },
+    );
   }
 
   function routemeterMiddleware(req: Request, res: Response, next: NextFunction): void {

@@ -18,10 +18,11 @@ export function addMetricsRoute(fastify: FastifyInstance, recorder: Recorder<Fas
     config: { metrics: recordScrapes },
     handler: function routemeterServeMetrics(request, reply) {
       recorder.scrape(request.headers.accept, request.headers.authorization, request).then((scrape) => {
-        // Streamed piece by piece: a large scrape written at once would stall the event loop. For HEAD,
-        // Fastify's HEAD route drains the stream and keeps these headers.
+        // A late answer (the client left, a hook answered meanwhile) is dropped, not sent twice.
+        if (reply.sent || reply.raw.destroyed) return;
         reply.code(scrape.status).headers(scrape.headers).header('content-length', scrape.byteLength);
-        reply.send(Readable.from(scrape.chunks));
+        // Fastify's HEAD route drains the payload and keeps these headers: give it nothing to render.
+        reply.send(request.method === 'HEAD' ? Readable.from([]) : scrape.stream());
       }, reply.send.bind(reply));
     },
   });
