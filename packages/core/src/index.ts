@@ -1,5 +1,5 @@
 export type { BasicCredentials, MetricsAuth } from './auth.js';
-export type { ClusterOptions } from './cluster.js';
+export type { ClusterOptions } from './cluster/primary.js';
 export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
 export type { ExemplarGetter } from './exemplars.js';
 export {

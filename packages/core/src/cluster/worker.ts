@@ -1,0 +1,213 @@
+import cluster from 'node:cluster';
+import type { AnyRegistry } from '../options.js';
+import { type HistogramSeries, type HistogramStore, isStore, type ValueSeries, type ValueStore } from '../store.js';
+import {
+  ANSWER,
+  type Answer,
+  isRequest,
+  type MetricFamily,
+  type SampleFamily,
+  type StoreFamily,
+  type WireFamily,
+  type WireLabels,
+  type WireSample,
+} from './protocol.js';
+
+/**
+ * The worker's half: answer the primary's requests with the metrics of every registry routemeter records
+ * into. The registries live on `globalThis` under a registered symbol, so that two copies of routemeter in
+ * one worker (its ESM and CommonJS builds, say) answer once, with both copies' registries.
+ */
+const SHARED = Symbol.for('routemeter.cluster.registries');
+
+/** In a cluster worker, makes this registry's metrics available to the primary. Idempotent; a no-op elsewhere. */
+export function shareWithPrimary(registry: AnyRegistry): void {
+  if (!cluster.isWorker) return;
+  const holder = globalThis as { [SHARED]?: Set<AnyRegistry> };
+  let registries = holder[SHARED];
+  if (registries === undefined) {
+    registries = new Set();
+    holder[SHARED] = registries;
+    answerPrimary(registries);
+  }
+  registries.add(registry);
+}
+
+function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
+  // Requests that arrive while a collection runs share its answer: a worker that was stalled answers the
+  // requests that piled up once, not once each.
+  let waiting: number[] | undefined;
+  process.on('message', function onMetricsRequest(message: unknown) {
+    if (!isRequest(message)) return;
+    if (waiting !== undefined) {
+      waiting.push(message.id);
+      return;
+    }
+    const ids = [message.id];
+    waiting = ids;
+    collectFamilies(registries).then(
+      (families) => reply({ type: ANSWER, ids, families }),
+      (error: unknown) => reply({ type: ANSWER, ids, error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+
+  function reply(answer: Answer): void {
+    waiting = undefined;
+    // With a callback, a failed send (the primary is gone or going) is reported to it instead of being
+    // emitted as an 'error' that would crash this worker. There is nobody left to tell.
+    process.send?.(answer, undefined, undefined, ignoreSendFailure);
+  }
+}
+
+function ignoreSendFailure(): void {}
+
+type Defaults = Readonly<Record<string, string | number>>;
+
+async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<WireFamily[]> {
+  const families: WireFamily[] = [];
+  for (const registry of registries) {
+    // prom-client keeps default labels privately; a single process renders them on every sample.
+    const defaults = (registry as unknown as { _defaultLabels?: Defaults })._defaultLabels ?? {};
+    const metrics: unknown[] = registry.getMetricsAsArray();
+    // A metric's get() runs its collect() callback: user code, which may throw or reject.
+    const encoded = await Promise.all(
+      metrics.map((metric) =>
+        isStore(metric)
+          ? storeFamily(metric, defaults)
+          : Promise.resolve()
+              .then(() => (metric as PromClientMetric).get())
+              .then((data) => metricFamily(metric as PromClientMetric, data, defaults)),
+      ),
+    );
+    families.push(...encoded);
+  }
+  return families;
+}
+
+function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): StoreFamily {
+  const extra = Object.entries(defaults).filter(([name]) => !store.labelNames.includes(name));
+  const extraValues = extra.map(([, value]) => String(value));
+  const labels: string[][] = [];
+  const values: number[] = [];
+  const histogram = store.type === 'histogram';
+  for (const series of store.series.values()) {
+    const own = store.labelNames.map((name) => series.labels[name] as string);
+    labels.push(extraValues.length === 0 ? own : [...own, ...extraValues]);
+    if (histogram) {
+      const { counts, sum, count } = series as HistogramSeries;
+      for (const bucket of counts) values.push(bucket);
+      values.push(sum, count);
+    } else {
+      values.push((series as ValueSeries).value);
+    }
+  }
+  return {
+    kind: 'store',
+    name: store.name,
+    help: store.help,
+    type: store.type,
+    labelNames: [...store.labelNames, ...extra.map(([name]) => name)],
+    bounds: histogram ? (store as HistogramStore).upperBounds : [],
+    labels,
+    values,
+  };
+}
+
+/** What prom-client's metrics (and anything registered like them) give: `get()` and the histogram's bounds. */
+interface PromClientMetric {
+  readonly upperBounds?: unknown;
+  get(): Promise<MetricData> | MetricData;
+}
+interface MetricData {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly aggregator?: string;
+  readonly values?: readonly WireSample[];
+}
+
+/** Labels as a single process renders them: the sample's own, then the registry's defaults it lacks. */
+function withDefaults(labels: WireLabels, defaults: Defaults): WireLabels {
+  return { ...labels, ...defaults, ...labels };
+}
+
+function metricFamily(metric: PromClientMetric, data: MetricData, defaults: Defaults): MetricFamily | SampleFamily {
+  const { name, help, type, aggregator = 'sum', values = [] } = data;
+  if (type === 'counter' || type === 'gauge') {
+    return {
+      kind: 'metric',
+      name,
+      help,
+      type,
+      aggregator,
+      bounds: [],
+      labels: values.map((sample) => withDefaults(sample.labels ?? {}, defaults)),
+      values: values.map((sample) => sample.value),
+    };
+  }
+  if (type === 'histogram' && isBounds(metric.upperBounds)) {
+    const family = histogramFamily(name, help, aggregator, metric.upperBounds, values, defaults);
+    if (family !== undefined) return family;
+  }
+  const samples = values.map(({ metricName, labels, value }) => ({
+    ...(metricName === undefined ? {} : { metricName }),
+    labels: withDefaults(labels ?? {}, defaults),
+    value,
+  }));
+  return { kind: 'samples', name, help, type, samples };
+}
+
+const isBounds = (value: unknown): value is number[] =>
+  Array.isArray(value) && value.every((bound) => typeof bound === 'number');
+
+/**
+ * A prom-client histogram's samples (cumulative buckets, `le` first in the labels, then `_sum` and `_count`)
+ * as a store's per-bucket counts. Undefined when they are not laid out as prom-client lays them out.
+ */
+function histogramFamily(
+  name: string,
+  help: string,
+  aggregator: string,
+  bounds: readonly number[],
+  samples: readonly WireSample[],
+  defaults: Defaults,
+): MetricFamily | undefined {
+  interface Series {
+    readonly labels: WireLabels;
+    readonly cumulative: number[];
+    sum: number;
+    count: number;
+  }
+  const bySeries = new Map<string, Series>();
+  const bucketName = `${name}_bucket`;
+  for (const { metricName, labels: sampleLabels, value } of samples) {
+    const { le, ...own } = sampleLabels ?? {};
+    const labels = withDefaults(own, defaults);
+    const key = JSON.stringify(labels);
+    let series = bySeries.get(key);
+    if (series === undefined) {
+      series = { labels, cumulative: [], sum: 0, count: 0 };
+      bySeries.set(key, series);
+    }
+    if (metricName === bucketName) {
+      const expected = series.cumulative.length < bounds.length ? bounds[series.cumulative.length] : '+Inf';
+      if (le !== expected) return undefined;
+      series.cumulative.push(value);
+    } else if (metricName === `${name}_sum`) series.sum = value;
+    else if (metricName === `${name}_count`) series.count = value;
+    else return undefined;
+  }
+  const labels: WireLabels[] = [];
+  const values: number[] = [];
+  for (const series of bySeries.values()) {
+    if (series.cumulative.length !== bounds.length + 1) return undefined;
+    labels.push(series.labels);
+    let below = 0;
+    for (const cumulative of series.cumulative) {
+      values.push(cumulative - below);
+      below = cumulative;
+    }
+    values.push(series.sum, series.count);
+  }
+  return { kind: 'metric', name, help, type: 'histogram', aggregator, bounds, labels, values };
+}
