@@ -1,8 +1,9 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, send } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue } from '../../../test-kit/metrics-text.js';
 import { promtoolCheckMetrics } from '../../../test-kit/prometheus.js';
-import { OPENMETRICS_CONTENT_TYPE } from '../src/index.js';
+import { OPENMETRICS_CONTENT_TYPE, RoutemeterOptionError, serveMetrics } from '../src/index.js';
 import { type RunningCluster, startCluster, stopClusters } from './cluster-kit.js';
 
 afterEach(stopClusters);
@@ -170,6 +171,53 @@ describe('Node cluster: serveMetrics({ cluster }) in the primary', () => {
       ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'].map(
         (name) => `${name} non-counter metrics should not have "_total" suffix`,
       ),
+    );
+  });
+});
+
+describe('serveMetrics({ cluster }) options', () => {
+  it.each<[unknown, string, string]>([
+    ['yes', 'cluster', 'must be a boolean or { timeoutMs, strict }, got "yes"'],
+    [null, 'cluster', 'must be a boolean or { timeoutMs, strict }, got null'],
+    [[], 'cluster', 'must be a boolean or { timeoutMs, strict }, got an array'],
+    [{ timeout: 500 }, 'cluster.timeout', 'is not an option; the options of `cluster` are `timeoutMs` and `strict`'],
+    ...[0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '500'].map((timeoutMs): [unknown, string, string] => [
+      { timeoutMs },
+      'cluster.timeoutMs',
+      `must be a number of milliseconds above 0 and at most 2147483647, got ${typeof timeoutMs === 'string' ? `"${timeoutMs}"` : timeoutMs}`,
+    ]),
+    [{ strict: 'yes' }, 'cluster.strict', 'must be a boolean, got "yes"'],
+  ])('rejects cluster: %j, naming %s', async (cluster, option, problem) => {
+    const created = serveMetrics({ port: 0, host: '127.0.0.1', cluster: cluster as never });
+    await expect(created).rejects.toThrow(RoutemeterOptionError);
+    await expect(created).rejects.toThrow(`routemeter: option \`${option}\` ${problem}`);
+  });
+
+  it('rejects a registry beside cluster: the primary serves its workers’ registries', async () => {
+    await expect(serveMetrics({ port: 0, registry: new Registry(), cluster: true })).rejects.toThrow(
+      "routemeter: option `registry` is not served with `cluster`: the primary serves its workers' registries; pass one or the other",
+    );
+  });
+
+  it('accepts true, false, and each option alone, undefined meaning the default', async () => {
+    for (const cluster of [true, false, {}, { timeoutMs: 1 }, { strict: true }, { timeoutMs: undefined }]) {
+      const server = await serveMetrics({ port: 0, host: '127.0.0.1', cluster });
+      const metrics = parseExposition((await send(server.port, '/metrics')).body);
+      expect(sampleValue(metrics, 'routemeter_cluster_workers'), JSON.stringify(cluster)).toBe(
+        cluster === false ? undefined : 0,
+      );
+      await server.close();
+    }
+  });
+
+  it('rejects cluster in a worker, pointing to the primary', async () => {
+    const cluster = await startCluster({ WORKERS: '1', SERVE_IN_WORKER: '1' });
+    await eventually(
+      () =>
+        expect(cluster.stderr()).toContain(
+          'routemeter: option `cluster` is for the cluster primary, and this is worker 1: call serveMetrics({ cluster }) in the primary',
+        ),
+      5000,
     );
   });
 });
