@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseExposition, sampleValue } from '../../../test-kit/metrics-text.js';
 import { ClusterLedger } from '../src/cluster/ledger.js';
-import { ANSWER, isAnswer, type WireFamily } from '../src/cluster/protocol.js';
+import { ANSWER, readAnswer, toWire, type WireFamily } from '../src/cluster/protocol.js';
 import { renderMetrics } from '../src/index.js';
 
 const SERIES = ['a', 'b'] as const;
@@ -222,7 +222,7 @@ describe('ClusterLedger', () => {
   });
 });
 
-describe('isAnswer: what the primary accepts from a worker', () => {
+describe('readAnswer: what the primary accepts from a worker', () => {
   const labels = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 5 }), fc.double()), {
     maxKeys: 3,
   });
@@ -240,10 +240,10 @@ describe('isAnswer: what the primary accepts from a worker', () => {
     })
     .chain(({ kind, name, type, aggregator, labelNames, bounds, series }) => {
       const stride = type === 'histogram' ? bounds.length + 3 : 1;
-      const values = fc.array(fc.oneof(fc.nat(100), fc.double()), {
-        minLength: series * stride,
-        maxLength: series * stride,
-      });
+      // As a worker sends them: NaN and ±Infinity as strings.
+      const values = fc
+        .array(fc.oneof(fc.nat(100), fc.double()), { minLength: series * stride, maxLength: series * stride })
+        .map((numbers) => numbers.map(toWire));
       const row = fc.array(fc.string({ maxLength: 3 }), { minLength: labelNames.length, maxLength: labelNames.length });
       const rows =
         kind === 'store'
@@ -302,16 +302,45 @@ describe('isAnswer: what the primary accepts from a worker', () => {
     fc.anything(),
   );
 
+  it('reads back the NaN and ±Infinity that JSON cannot carry', async () => {
+    const sent = {
+      type: ANSWER,
+      ids: [1],
+      families: [
+        {
+          kind: 'metric',
+          name: 'lag_seconds',
+          help: 'Lag.',
+          type: 'gauge',
+          aggregator: 'first',
+          bounds: [],
+          labels: [{ at: 'start' }, { at: 'high' }, { at: 'low' }],
+          values: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY].map(toWire),
+        },
+      ],
+    };
+    const answer = readAnswer(JSON.parse(JSON.stringify(sent)));
+    if (answer?.families === undefined) throw new Error('not read');
+    const ledger = new ClusterLedger({ warn() {} });
+    ledger.record(1, answer.families);
+    const body = await renderMetrics(ledger.registry([1], new Set([1])), false);
+    expect(body).toContain('lag_seconds{at="start"} Nan\nlag_seconds{at="high"} +Inf\nlag_seconds{at="low"} -Inf\n');
+    expect(readAnswer({ ...sent, families: [{ ...sent.families[0], values: [null, 1, 2] }] })).toBeUndefined();
+  });
+
   it('never throws, and whatever it accepts the ledger records and renders in both formats', async () => {
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(message, { maxLength: 4 }), async (messages) => {
         const ledger = new ClusterLedger({ warn() {} });
         let worker = 0;
-        for (const m of messages) {
+        for (const sent of messages) {
           worker += 1;
-          if (isAnswer(m) && m.families !== undefined) {
-            ledger.record(worker, m.families);
+          // What arrives is what JSON makes of it (Node's default IPC serialization).
+          const json = JSON.stringify(sent);
+          const answer = readAnswer(json === undefined ? undefined : JSON.parse(json));
+          if (answer?.families !== undefined) {
+            ledger.record(worker, answer.families);
             accepted += 1;
           }
         }

@@ -70,6 +70,7 @@ describe('Node cluster: serveMetrics({ cluster }) in the primary', () => {
       const withoutExemplars = worker.replace(/ # \{[^}]*\} \S+ \S+$/gm, '');
       const expected = families(withoutExemplars, skip);
       expect(expected.map(([name]) => name)).toContain('http_request_duration_seconds');
+      expect(withoutExemplars).toContain('fixture_unmeasured{kind="nan"} Nan\nfixture_unmeasured{kind="inf"} +Inf');
       expect(families(primary.body, skip)).toEqual(expected);
     }
   });
@@ -127,6 +128,16 @@ describe('Node cluster: serveMetrics({ cluster }) in the primary', () => {
     expect(sampleValue(more, 'http_request_duration_seconds_bucket', { ...WORK, le: '+Inf' })).toBe(60);
     expect(samplesOf(more, 'routemeter_cluster_worker_stale').map((s) => s.labels.worker)).not.toContain(
       String(victim.id),
+    );
+  });
+
+  it('drops, with one warning, an answer it cannot read, and keeps serving', async () => {
+    const cluster = await startCluster({ WORKERS: '1', GARBLE: '1' });
+    await sendWork(cluster, 3);
+    for (let i = 0; i < 2; i++) expect(sampleValue(await scrape(cluster.metrics), 'http_requests_total', WORK)).toBe(3);
+    expect(cluster.stderr().match(/cannot read/g)).toEqual(['cannot read']);
+    expect(cluster.stderr()).toContain(
+      'routemeter: cluster worker 1 sent an answer this primary cannot read (another routemeter version?); it counts as not answering',
     );
   });
 

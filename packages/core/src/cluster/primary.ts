@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { RoutemeterOptionError } from '../errors.js';
 import type { AnyRegistry, Logger } from '../options.js';
 import { ClusterLedger } from './ledger.js';
-import { isAnswer, REQUEST, type Request } from './protocol.js';
+import { ANSWER, REQUEST, type Request, readAnswer } from './protocol.js';
 
 /**
  * The primary's half: at each scrape, ask every connected worker for its metrics over the cluster IPC
@@ -88,6 +88,8 @@ export class ClusterCollector {
   private readonly answeredUpTo = new Map<number, number>();
   /** Workers that did not answer the last scrapes, and how many: a warning when it starts, one when it ends. */
   private readonly missing = new Map<number, number>();
+  /** Workers whose answers could not be read, warned about once. */
+  private readonly unreadable = new Set<number>();
 
   constructor(
     private readonly options: ResolvedClusterOptions,
@@ -180,16 +182,26 @@ export class ClusterCollector {
 
   private readonly onMessage = (worker: Worker, message: unknown): void => {
     // After 'exit' the worker's last answer is in the retained totals: a message still in the pipe must not add it again.
-    if (!isAnswer(message) || worker.isDead()) return;
-    const newest = Math.max(...message.ids);
+    if ((message as { type?: unknown } | null)?.type !== ANSWER || worker.isDead()) return;
+    const answer = readAnswer(message);
+    if (answer === undefined) {
+      if (!this.unreadable.has(worker.id)) {
+        this.unreadable.add(worker.id);
+        this.logger.warn(
+          `routemeter: cluster worker ${worker.id} sent an answer this primary cannot read (another routemeter version?); it counts as not answering`,
+        );
+      }
+      return;
+    }
+    const newest = Math.max(...answer.ids);
     if (newest <= (this.answeredUpTo.get(worker.id) ?? 0)) return;
     this.answeredUpTo.set(worker.id, newest);
-    if (message.families !== undefined) this.ledger.record(worker.id, message.families);
+    if (answer.families !== undefined) this.ledger.record(worker.id, answer.families);
     const { round } = this;
-    if (round !== undefined && message.ids.includes(round.id)) {
+    if (round !== undefined && answer.ids.includes(round.id)) {
       round.settle(
         worker.id,
-        message.error === undefined ? undefined : `failed to collect its metrics: ${message.error}`,
+        answer.error === undefined ? undefined : `failed to collect its metrics: ${answer.error}`,
       );
     }
   };
@@ -198,6 +210,7 @@ export class ClusterCollector {
     this.ledger.retire(worker.id);
     this.answeredUpTo.delete(worker.id);
     this.missing.delete(worker.id);
+    this.unreadable.delete(worker.id);
     this.round?.settle(worker.id, 'exited');
   };
 

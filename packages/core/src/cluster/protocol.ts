@@ -13,11 +13,21 @@ export interface Request {
   readonly id: number;
 }
 
+/**
+ * A number as sent: JSON has no NaN or ±Infinity (prom-client's event-loop gauges are NaN at first), so a worker
+ * sends those as strings, and {@link readAnswer} turns them back into numbers before the primary uses any.
+ */
+export type WireNumber = number | 'NaN' | 'Infinity' | '-Infinity';
+
+export function toWire(value: number): WireNumber {
+  return Number.isFinite(value) ? value : (String(value) as WireNumber);
+}
+
 /** One answer to every request that arrived while the worker was collecting (`ids`). */
-export interface Answer {
+export interface Answer<N = number> {
   readonly type: typeof ANSWER;
   readonly ids: readonly number[];
-  readonly families?: readonly WireFamily[];
+  readonly families?: readonly WireFamily<N>[];
   readonly error?: string;
 }
 
@@ -29,7 +39,7 @@ export type WireLabels = Readonly<Record<string, string | number>>;
  * appended); `values` holds one number per series, or for a histogram `bounds.length + 3`: the
  * count in each bucket (not cumulative, the last one above every bound), then sum and count.
  */
-export interface StoreFamily {
+export interface StoreFamily<N = number> {
   readonly kind: 'store';
   readonly name: string;
   readonly help: string;
@@ -37,11 +47,11 @@ export interface StoreFamily {
   readonly labelNames: readonly string[];
   readonly bounds: readonly number[];
   readonly labels: readonly (readonly string[])[];
-  readonly values: readonly number[];
+  readonly values: readonly N[];
 }
 
 /** A prom-client counter, gauge or histogram: as a store, with each series' labels as an object. */
-export interface MetricFamily {
+export interface MetricFamily<N = number> {
   readonly kind: 'metric';
   readonly name: string;
   readonly help: string;
@@ -49,26 +59,26 @@ export interface MetricFamily {
   readonly aggregator: string;
   readonly bounds: readonly number[];
   readonly labels: readonly WireLabels[];
-  readonly values: readonly number[];
+  readonly values: readonly N[];
 }
 
 /** One sample as prom-client's `get()` gives it. */
-export interface WireSample {
+export interface WireSample<N = number> {
   readonly metricName?: string;
   readonly labels: WireLabels;
-  readonly value: number;
+  readonly value: N;
 }
 
 /** Anything that cannot be added up (a summary's quantiles, an unknown type): its samples, served per worker. */
-export interface SampleFamily {
+export interface SampleFamily<N = number> {
   readonly kind: 'samples';
   readonly name: string;
   readonly help: string;
   readonly type: string;
-  readonly samples: readonly WireSample[];
+  readonly samples: readonly WireSample<N>[];
 }
 
-export type WireFamily = StoreFamily | MetricFamily | SampleFamily;
+export type WireFamily<N = number> = StoreFamily<N> | MetricFamily<N> | SampleFamily<N>;
 
 /** Values per series: one, or a histogram's buckets (one above the last bound), sum and count. */
 export function strideOf(family: { readonly type: string; readonly bounds: readonly number[] }): number {
@@ -94,40 +104,64 @@ const isLabels = (value: unknown): value is WireLabels =>
 const isArrayOf = <T>(value: unknown, check: (item: unknown) => item is T): value is T[] =>
   Array.isArray(value) && value.every(check);
 
-/**
- * Whether a message from a worker is an answer the primary can use as it is. The primary trusts nothing it
- * has not checked here: a worker running another version, or a message of the app's that happens to look
- * like ours, must not be able to throw in the primary's message handler.
- */
-export function isAnswer(message: unknown): message is Answer {
-  if (!isObject(message) || message.type !== ANSWER) return false;
-  if (!isArrayOf(message.ids, isId) || message.ids.length === 0) return false;
-  if (message.error !== undefined) return isString(message.error);
-  return isArrayOf(message.families, isFamily);
+const NON_FINITE = new Map<unknown, number>([
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+]);
+
+/** A sent number as a number, or undefined if it is neither a number nor one of {@link WireNumber}'s strings. */
+const readNumber = (value: unknown): number | undefined => (typeof value === 'number' ? value : NON_FINITE.get(value));
+
+/** Reads sent numbers in place; false if one is not a number. */
+function readNumbers(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const number = readNumber(values[i]);
+    if (number === undefined) return false;
+    values[i] = number;
+  }
+  return true;
 }
 
-function isFamily(value: unknown): value is WireFamily {
+/**
+ * A message from a worker as an answer the primary can use, or undefined. The primary trusts nothing it has not
+ * checked here: a worker running another version, or a message of the app's that happens to look like ours,
+ * must not be able to throw in the primary's message handler. Sent numbers are read in place (the message
+ * is the primary's own copy, fresh from the IPC channel).
+ */
+export function readAnswer(message: unknown): Answer | undefined {
+  if (!isObject(message) || message.type !== ANSWER) return undefined;
+  if (!isArrayOf(message.ids, isId) || message.ids.length === 0) return undefined;
+  if (message.error !== undefined) return isString(message.error) ? (message as unknown as Answer) : undefined;
+  return Array.isArray(message.families) && message.families.every(readFamily)
+    ? (message as unknown as Answer)
+    : undefined;
+}
+
+function readFamily(value: unknown): boolean {
   if (!isObject(value) || !isString(value.name) || !isString(value.help) || !isString(value.type)) return false;
   if (value.kind === 'samples') {
-    return isArrayOf(
-      value.samples,
-      (s): s is WireSample =>
-        isObject(s) &&
-        isNumber(s.value) &&
-        isLabels(s.labels) &&
-        (s.metricName === undefined || isString(s.metricName)),
+    return (
+      Array.isArray(value.samples) &&
+      value.samples.every((sample: unknown) => {
+        if (!isObject(sample) || !isLabels(sample.labels)) return false;
+        if (sample.metricName !== undefined && !isString(sample.metricName)) return false;
+        const number = readNumber(sample.value);
+        if (number === undefined) return false;
+        sample.value = number;
+        return true;
+      })
     );
   }
   if (value.kind !== 'store' && value.kind !== 'metric') return false;
   if (value.type !== 'counter' && value.type !== 'gauge' && value.type !== 'histogram') return false;
-  if (!isArrayOf(value.bounds, isNumber) || !Array.isArray(value.labels) || !isArrayOf(value.values, isNumber)) {
-    return false;
-  }
-  if (value.values.length !== value.labels.length * strideOf(value as { type: string; bounds: number[] })) return false;
-  if (value.kind === 'metric') return isString(value.aggregator) && value.labels.every(isLabels);
+  const { bounds, labels, values } = value;
+  if (!isArrayOf(bounds, isNumber) || !Array.isArray(labels) || !Array.isArray(values)) return false;
+  if (values.length !== labels.length * strideOf({ type: value.type, bounds }) || !readNumbers(values)) return false;
+  if (value.kind === 'metric') return isString(value.aggregator) && labels.every(isLabels);
   const labelNames = value.labelNames;
   return (
     isArrayOf(labelNames, isString) &&
-    value.labels.every((labels) => isArrayOf(labels, isString) && labels.length === labelNames.length)
+    labels.every((row: unknown) => isArrayOf(row, isString) && row.length === labelNames.length)
   );
 }

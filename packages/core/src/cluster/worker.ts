@@ -8,8 +8,10 @@ import {
   type MetricFamily,
   type SampleFamily,
   type StoreFamily,
+  toWire,
   type WireFamily,
   type WireLabels,
+  type WireNumber,
   type WireSample,
 } from './protocol.js';
 
@@ -51,7 +53,7 @@ function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
     );
   });
 
-  function reply(answer: Answer): void {
+  function reply(answer: Answer<WireNumber>): void {
     waiting = undefined;
     // With a callback, a failed send (the primary is gone or going) is reported to it instead of being
     // emitted as an 'error' that would crash this worker. There is nobody left to tell.
@@ -63,8 +65,8 @@ function ignoreSendFailure(): void {}
 
 type Defaults = Readonly<Record<string, string | number>>;
 
-async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<WireFamily[]> {
-  const families: WireFamily[] = [];
+async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<WireFamily<WireNumber>[]> {
+  const families: WireFamily<WireNumber>[] = [];
   for (const registry of registries) {
     // prom-client keeps default labels privately; a single process renders them on every sample.
     const defaults = (registry as unknown as { _defaultLabels?: Defaults })._defaultLabels ?? {};
@@ -84,21 +86,21 @@ async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<Wi
   return families;
 }
 
-function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): StoreFamily {
+function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): StoreFamily<WireNumber> {
   const extra = Object.entries(defaults).filter(([name]) => !store.labelNames.includes(name));
   const extraValues = extra.map(([, value]) => String(value));
   const labels: string[][] = [];
-  const values: number[] = [];
+  const values: WireNumber[] = [];
   const histogram = store.type === 'histogram';
   for (const series of store.series.values()) {
     const own = store.labelNames.map((name) => series.labels[name] as string);
     labels.push(extraValues.length === 0 ? own : [...own, ...extraValues]);
     if (histogram) {
       const { counts, sum, count } = series as HistogramSeries;
-      for (const bucket of counts) values.push(bucket);
-      values.push(sum, count);
+      for (const bucket of counts) values.push(toWire(bucket));
+      values.push(toWire(sum), toWire(count));
     } else {
-      values.push((series as ValueSeries).value);
+      values.push(toWire((series as ValueSeries).value));
     }
   }
   return {
@@ -131,7 +133,11 @@ function withDefaults(labels: WireLabels, defaults: Defaults): WireLabels {
   return { ...labels, ...defaults, ...labels };
 }
 
-function metricFamily(metric: PromClientMetric, data: MetricData, defaults: Defaults): MetricFamily | SampleFamily {
+function metricFamily(
+  metric: PromClientMetric,
+  data: MetricData,
+  defaults: Defaults,
+): MetricFamily<WireNumber> | SampleFamily<WireNumber> {
   const { name, help, type, aggregator = 'sum', values = [] } = data;
   if (type === 'counter' || type === 'gauge') {
     return {
@@ -142,7 +148,7 @@ function metricFamily(metric: PromClientMetric, data: MetricData, defaults: Defa
       aggregator,
       bounds: [],
       labels: values.map((sample) => withDefaults(sample.labels ?? {}, defaults)),
-      values: values.map((sample) => sample.value),
+      values: values.map((sample) => toWire(sample.value)),
     };
   }
   if (type === 'histogram' && isBounds(metric.upperBounds)) {
@@ -152,7 +158,7 @@ function metricFamily(metric: PromClientMetric, data: MetricData, defaults: Defa
   const samples = values.map(({ metricName, labels, value }) => ({
     ...(metricName === undefined ? {} : { metricName }),
     labels: withDefaults(labels ?? {}, defaults),
-    value,
+    value: toWire(value),
   }));
   return { kind: 'samples', name, help, type, samples };
 }
@@ -171,7 +177,7 @@ function histogramFamily(
   bounds: readonly number[],
   samples: readonly WireSample[],
   defaults: Defaults,
-): MetricFamily | undefined {
+): MetricFamily<WireNumber> | undefined {
   interface Series {
     readonly labels: WireLabels;
     readonly cumulative: number[];
@@ -198,16 +204,16 @@ function histogramFamily(
     else return undefined;
   }
   const labels: WireLabels[] = [];
-  const values: number[] = [];
+  const values: WireNumber[] = [];
   for (const series of bySeries.values()) {
     if (series.cumulative.length !== bounds.length + 1) return undefined;
     labels.push(series.labels);
     let below = 0;
     for (const cumulative of series.cumulative) {
-      values.push(cumulative - below);
+      values.push(toWire(cumulative - below));
       below = cumulative;
     }
-    values.push(series.sum, series.count);
+    values.push(toWire(series.sum), toWire(series.count));
   }
   return { kind: 'metric', name, help, type: 'histogram', aggregator, bounds, labels, values };
 }
