@@ -28,24 +28,33 @@ export class ClusterLedger {
 
   constructor(private readonly logger: Logger) {}
 
-  /** A worker's answer, newer than any it gave before. */
-  record(worker: number, answer: readonly WireFamily[]): void {
+  /**
+   * A worker's answer, newer than any it gave before. False, and nothing recorded, when a store leaves out
+   * labels or values this ledger does not have: the answer was relative to one it has not recorded.
+   */
+  record(worker: number, answer: readonly WireFamily[]): boolean {
+    const previous = this.workers.get(worker);
+    const accepted = new Map<string, [WireFamily, Family]>();
+    for (const sent of answer) {
+      if (accepted.has(sent.name)) continue; // the same name in two of its registries: the first is served
+      const family = this.familyOf(sent, worker);
+      if (family === undefined) continue;
+      const wire = resolveStore(sent, previous?.get(sent.name)?.wire);
+      if (wire === undefined) return false;
+      accepted.set(sent.name, [wire, family]);
+    }
     const mark = ++this.mark;
     const recorded = new Map<string, Recorded>();
-    for (const wire of answer) {
-      if (recorded.has(wire.name)) continue; // the same name in two of its registries: the first is served
-      const family = this.familyOf(wire, worker);
-      if (family === undefined) continue;
-      const entries = family.monotonic?.entriesOf(wire, mark);
-      recorded.set(wire.name, { wire, entries });
+    for (const [name, [wire, family]] of accepted) {
+      recorded.set(name, { wire, entries: family.monotonic?.entriesOf(wire, mark, previous?.get(name)) });
     }
-    const previous = this.workers.get(worker);
     if (previous !== undefined) {
       for (const [name, before] of previous) {
         if (before.entries !== undefined) retainWhatWentBack(before, recorded.get(name), mark);
       }
     }
     this.workers.set(worker, recorded);
+    return true;
   }
 
   /** A worker exited: its last counter and histogram values stay in the totals for good. */
@@ -163,27 +172,36 @@ class Totals {
     }
   }
 
-  /** The entry of each series of an answer, created on first sight, marked as reported by this answer. */
-  entriesOf(wire: WireFamily, mark: number): Entry[] {
-    const labelsOf = (wire as MonotonicWire).labels;
-    return labelsOf.map((labels, position) => {
-      const key = Array.isArray(labels) ? labels.join('\u0000') : labelsKey(labels as WireLabels);
-      let entry = this.entries.get(key);
-      if (entry === undefined) {
-        entry = {
-          labels,
-          retained: new Float64Array(this.stride),
-          total: new Float64Array(this.stride),
-          series: this.store?.seriesFor(labels as string[]),
-          mark,
-          position,
-        };
-        this.entries.set(key, entry);
-      }
+  /**
+   * The entry of each series of an answer, created on first sight, marked as reported by this answer. A series
+   * whose labels are the very row of the worker's previous answer (left out, then filled in from it) has the
+   * entry it had there, without a lookup.
+   */
+  entriesOf(wire: WireFamily, mark: number, before: Recorded | undefined): Entry[] {
+    const known = (before?.wire as MonotonicWire | undefined)?.labels;
+    return (wire as MonotonicWire).labels.map((labels, position) => {
+      const entry = (known?.[position] === labels ? before?.entries?.[position] : undefined) ?? this.entryOf(labels);
       entry.mark = mark;
       entry.position = position;
       return entry;
     });
+  }
+
+  private entryOf(labels: readonly string[] | WireLabels): Entry {
+    const key = Array.isArray(labels) ? labels.join('\u0000') : labelsKey(labels as WireLabels);
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = {
+        labels,
+        retained: new Float64Array(this.stride),
+        total: new Float64Array(this.stride),
+        series: this.store?.seriesFor(labels as string[]),
+        mark: 0,
+        position: 0,
+      };
+      this.entries.set(key, entry);
+    }
+    return entry;
   }
 
   startTotals(): void {
@@ -249,6 +267,35 @@ class SampleList {
   get() {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values };
   }
+}
+
+/**
+ * A store answer in full: the labels and values it left out are those of the worker's previous answer (the
+ * label rows are the same arrays, which {@link Totals.entriesOf} recognizes). Undefined if that answer is
+ * not at hand, or lacks a series the new one did not describe.
+ */
+function resolveStore(sent: WireFamily, before: WireFamily | undefined): WireFamily | undefined {
+  if (sent.kind !== 'store' || (sent.labelsFrom === 0 && sent.changed === undefined)) return sent;
+  if (before?.kind !== 'store' || before.labels.length < sent.labelsFrom) return undefined;
+  const labels = [...before.labels.slice(0, sent.labelsFrom), ...sent.labels];
+  const { changed } = sent;
+  if (changed === undefined) return { ...sent, labelsFrom: 0, labels };
+  const stride = strideOf(sent);
+  const values = new Array<number>(sent.series * stride);
+  let next = 0;
+  for (let i = 0; i < sent.series; i++) {
+    let source = before.values;
+    let from = i * stride;
+    if (changed[next] === i) {
+      source = sent.values;
+      from = next++ * stride;
+    } else if (i >= before.labels.length) {
+      return undefined;
+    }
+    for (let k = 0; k < stride; k++) values[i * stride + k] = source[from + k] as number;
+  }
+  const { changed: _, ...full } = sent;
+  return { ...full, labelsFrom: 0, labels, values };
 }
 
 /** Moves into `retained` the last values of series the worker's new answer lowered or no longer reports. */

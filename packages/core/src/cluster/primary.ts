@@ -170,8 +170,9 @@ export class ClusterCollector {
       const timer = setTimeout(finish, timeoutMs);
       timer.unref();
       this.round = round;
-      const request: Request = { type: REQUEST, id: round.id };
       for (const worker of workers) {
+        const basis = this.answeredUpTo.get(worker.id);
+        const request: Request = { type: REQUEST, id: round.id, ...(basis === undefined ? {} : { basis }) };
         worker.send(request, (error: Error | null) => {
           if (error) round.settle(worker.id, `could not be asked (${error.message})`);
         });
@@ -194,16 +195,17 @@ export class ClusterCollector {
       return;
     }
     const newest = Math.max(...answer.ids);
-    if (newest <= (this.answeredUpTo.get(worker.id) ?? 0)) return;
-    this.answeredUpTo.set(worker.id, newest);
-    if (answer.families !== undefined) this.ledger.record(worker.id, answer.families);
-    const { round } = this;
-    if (round !== undefined && answer.ids.includes(round.id)) {
-      round.settle(
-        worker.id,
-        answer.error === undefined ? undefined : `failed to collect its metrics: ${answer.error}`,
-      );
+    const recordedUpTo = this.answeredUpTo.get(worker.id);
+    if (newest <= (recordedUpTo ?? 0)) return;
+    let problem = answer.error === undefined ? undefined : `failed to collect its metrics: ${answer.error}`;
+    // Left-out labels are those of the answer named `basis`: unusable unless it is the one recorded here.
+    if (answer.families !== undefined) {
+      const readable = answer.basis === undefined || answer.basis === recordedUpTo;
+      if (readable && this.ledger.record(worker.id, answer.families)) this.answeredUpTo.set(worker.id, newest);
+      else problem = 'answered relative to an answer this primary has not recorded';
     }
+    const { round } = this;
+    if (round !== undefined && answer.ids.includes(round.id)) round.settle(worker.id, problem);
   };
 
   private readonly onExit = (worker: Worker): void => {

@@ -2,6 +2,9 @@
  * What the primary and its workers say to each other over the cluster IPC channel. The primary asks; each
  * worker answers with its metric families, every value as a number in a flat array (a 6,000-series
  * histogram is a few hundred kilobytes of JSON, not prom-client's ten megabytes of sample objects).
+ * A routemeter store is sent as what changed since the worker's answer the primary says it has (`basis`):
+ * label values only for the series that were not in the same place in it, values only for the series that
+ * changed. In the steady state an answer is the few series that saw requests since the last scrape.
  * The `/1` is the wire version: a worker of another version never sees a request it does not understand.
  */
 
@@ -11,6 +14,8 @@ export const ANSWER = 'routemeter:cluster-answer/1';
 export interface Request {
   readonly type: typeof REQUEST;
   readonly id: number;
+  /** The newest request of this worker's answer that the asking primary has recorded, if any. */
+  readonly basis?: number;
 }
 
 /**
@@ -27,6 +32,8 @@ export function toWire(value: number): WireNumber {
 export interface Answer<N = number> {
   readonly type: typeof ANSWER;
   readonly ids: readonly number[];
+  /** Set when some store leaves out labels or values: they are those of the answer to `basis`. */
+  readonly basis?: number;
   readonly families?: readonly WireFamily<N>[];
   readonly error?: string;
 }
@@ -35,9 +42,11 @@ export interface Answer<N = number> {
 export type WireLabels = Readonly<Record<string, string | number>>;
 
 /**
- * A routemeter store: each series' label values in `labelNames` order (the worker's default labels
- * appended); `values` holds one number per series, or for a histogram `bounds.length + 3`: the
- * count in each bucket (not cumulative, the last one above every bound), then sum and count.
+ * A routemeter store of `series` series: the label values of each one from `labelsFrom` on, in `labelNames`
+ * order (the worker's default labels appended), those before being the first series of the answer to
+ * `basis`. `values` holds, for each series in `changed` (all of them when it is absent; the others have
+ * their values of the answer to `basis`), one number, or for a histogram `bounds.length + 3`: the count in
+ * each bucket (not cumulative, the last one above every bound), then sum and count.
  */
 export interface StoreFamily<N = number> {
   readonly kind: 'store';
@@ -46,7 +55,10 @@ export interface StoreFamily<N = number> {
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly labelNames: readonly string[];
   readonly bounds: readonly number[];
+  readonly series: number;
+  readonly labelsFrom: number;
   readonly labels: readonly (readonly string[])[];
+  readonly changed?: readonly number[];
   readonly values: readonly N[];
 }
 
@@ -86,12 +98,9 @@ export function strideOf(family: { readonly type: string; readonly bounds: reado
 }
 
 export function isRequest(message: unknown): message is Request {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as Request).type === REQUEST &&
-    Number.isSafeInteger((message as Request).id)
-  );
+  if (typeof message !== 'object' || message === null) return false;
+  const { type, id, basis } = message as Request;
+  return type === REQUEST && Number.isSafeInteger(id) && (basis === undefined || Number.isSafeInteger(basis));
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
@@ -132,13 +141,15 @@ function readNumbers(values: unknown[]): boolean {
 export function readAnswer(message: unknown): Answer | undefined {
   if (!isObject(message) || message.type !== ANSWER) return undefined;
   if (!isArrayOf(message.ids, isId) || message.ids.length === 0) return undefined;
+  if (message.basis !== undefined && !isId(message.basis)) return undefined;
   if (message.error !== undefined) return isString(message.error) ? (message as unknown as Answer) : undefined;
-  return Array.isArray(message.families) && message.families.every(readFamily)
+  const partialAllowed = message.basis !== undefined;
+  return Array.isArray(message.families) && message.families.every((family) => readFamily(family, partialAllowed))
     ? (message as unknown as Answer)
     : undefined;
 }
 
-function readFamily(value: unknown): boolean {
+function readFamily(value: unknown, partialAllowed: boolean): boolean {
   if (!isObject(value) || !isString(value.name) || !isString(value.help) || !isString(value.type)) return false;
   if (value.kind === 'samples') {
     return (
@@ -157,11 +168,35 @@ function readFamily(value: unknown): boolean {
   if (value.type !== 'counter' && value.type !== 'gauge' && value.type !== 'histogram') return false;
   const { bounds, labels, values } = value;
   if (!isArrayOf(bounds, isNumber) || !Array.isArray(labels) || !Array.isArray(values)) return false;
-  if (values.length !== labels.length * strideOf({ type: value.type, bounds }) || !readNumbers(values)) return false;
-  if (value.kind === 'metric') return isString(value.aggregator) && labels.every(isLabels);
-  const labelNames = value.labelNames;
+  const stride = strideOf({ type: value.type, bounds });
+  if (value.kind === 'metric') {
+    return (
+      values.length === labels.length * stride &&
+      readNumbers(values) &&
+      isString(value.aggregator) &&
+      labels.every(isLabels)
+    );
+  }
+  const { series, labelsFrom, changed, labelNames } = value;
+  if (!isId(series) || !isId(labelsFrom) || labelsFrom < 0 || labels.length !== series - labelsFrom) return false;
+  if (changed !== undefined && !isIndexes(changed, series)) return false;
+  if ((labelsFrom > 0 || changed !== undefined) && !partialAllowed) return false;
+  if (values.length !== ((changed as unknown[] | undefined)?.length ?? series) * stride || !readNumbers(values)) {
+    return false;
+  }
   return (
     isArrayOf(labelNames, isString) &&
     labels.every((row: unknown) => isArrayOf(row, isString) && row.length === labelNames.length)
   );
+}
+
+/** Series indexes in increasing order, each below `series`. */
+function isIndexes(value: unknown, series: number): boolean {
+  if (!Array.isArray(value)) return false;
+  let previous = -1;
+  for (const index of value) {
+    if (!isId(index) || index <= previous || index >= series) return false;
+    previous = index;
+  }
+  return true;
 }

@@ -39,6 +39,7 @@ function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
   // Requests that arrive while a collection runs share its answer: a worker that was stalled answers the
   // requests that piled up once, not once each.
   let waiting: number[] | undefined;
+  let last: Sent | undefined;
   process.on('message', function onMetricsRequest(message: unknown) {
     if (!isRequest(message)) return;
     if (waiting !== undefined) {
@@ -47,8 +48,18 @@ function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
     }
     const ids = [message.id];
     waiting = ids;
-    collectFamilies(registries).then(
-      (families) => reply({ type: ANSWER, ids, families }),
+    // Labels already sent can be left out only if the primary has the answer they were sent in: the last one.
+    const { basis } = message;
+    const before = basis !== undefined && last?.ids.includes(basis) ? last.stores : undefined;
+    const stores: SentStores = new WeakMap();
+    collectFamilies(registries, before, stores).then(
+      (families) => {
+        last = { ids, stores };
+        const partial = families.some(
+          (family) => family.kind === 'store' && (family.labelsFrom > 0 || family.changed !== undefined),
+        );
+        reply({ type: ANSWER, ids, ...(partial && basis !== undefined ? { basis } : {}), families });
+      },
       (error: unknown) => reply({ type: ANSWER, ids, error: error instanceof Error ? error.message : String(error) }),
     );
   });
@@ -61,11 +72,22 @@ function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
   }
 }
 
+/** The worker's last answer: the requests it answered, and what it said of each store. */
+interface Sent {
+  readonly ids: readonly number[];
+  readonly stores: SentStores;
+}
+type SentStores = WeakMap<ValueStore | HistogramStore, SentStore>;
+
 function ignoreSendFailure(): void {}
 
 type Defaults = Readonly<Record<string, string | number>>;
 
-async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<WireFamily<WireNumber>[]> {
+async function collectFamilies(
+  registries: ReadonlySet<AnyRegistry>,
+  before: SentStores | undefined,
+  after: SentStores,
+): Promise<WireFamily<WireNumber>[]> {
   const families: WireFamily<WireNumber>[] = [];
   for (const registry of registries) {
     // prom-client keeps default labels privately; a single process renders them on every sample.
@@ -75,7 +97,7 @@ async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<Wi
     const encoded = await Promise.all(
       metrics.map((metric) =>
         isStore(metric)
-          ? storeFamily(metric, defaults)
+          ? storeFamily(metric, defaults, before?.get(metric), after)
           : Promise.resolve()
               .then(() => (metric as PromClientMetric).get())
               .then((data) => metricFamily(metric as PromClientMetric, data, defaults)),
@@ -86,15 +108,57 @@ async function collectFamilies(registries: ReadonlySet<AnyRegistry>): Promise<Wi
   return families;
 }
 
-function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): StoreFamily<WireNumber> {
+/** What a store's last answer sent: its series in order, a version of each one's values, and the default labels. */
+interface SentStore {
+  readonly series: readonly object[];
+  readonly versions: readonly number[];
+  readonly generation: number;
+  readonly defaults: string;
+}
+
+/**
+ * A histogram series changes only with its count, a counter or gauge with its value (store resets bump the
+ * store's generation, which a changed count might otherwise hide).
+ */
+const versionOf = (series: ValueSeries | HistogramSeries) =>
+  (series as HistogramSeries).count ?? (series as ValueSeries).value;
+
+/**
+ * A store as sent: what changed since the last answer (`before`), if the primary has it. The labels of the
+ * first series are left out while they are where they were, with the same default labels (series are only
+ * ever added), and the values of the series whose version is unchanged. `after` gets what this answer
+ * describes, for the next one.
+ */
+function storeFamily(
+  store: ValueStore | HistogramStore,
+  defaults: Defaults,
+  before: SentStore | undefined,
+  after: SentStores,
+): StoreFamily<WireNumber> {
   const extra = Object.entries(defaults).filter(([name]) => !store.labelNames.includes(name));
   const extraValues = extra.map(([, value]) => String(value));
+  const all: (ValueSeries | HistogramSeries)[] = [...store.series.values()];
+  const versions = all.map(versionOf);
+  const defaultsKey = JSON.stringify(extra);
+  let labelsFrom = 0;
+  if (before !== undefined && before.defaults === defaultsKey) {
+    const known = Math.min(before.series.length, all.length);
+    while (labelsFrom < known && all[labelsFrom] === before.series[labelsFrom]) labelsFrom++;
+  }
+  after.set(store, { series: all, versions, generation: store.generation, defaults: defaultsKey });
+  const sameValues = before?.generation === store.generation;
   const labels: string[][] = [];
+  const changed: number[] = [];
   const values: WireNumber[] = [];
   const histogram = store.type === 'histogram';
-  for (const series of store.series.values()) {
-    const own = store.labelNames.map((name) => series.labels[name] as string);
-    labels.push(extraValues.length === 0 ? own : [...own, ...extraValues]);
+  all.forEach((series, i) => {
+    if (i >= labelsFrom) {
+      const own = store.labelNames.map((name) => series.labels[name] as string);
+      labels.push(extraValues.length === 0 ? own : [...own, ...extraValues]);
+    } else if (sameValues && Object.is(versions[i], before?.versions[i])) {
+      return;
+    }
+    changed.push(i);
     if (histogram) {
       const { counts, sum, count } = series as HistogramSeries;
       for (const bucket of counts) values.push(toWire(bucket));
@@ -102,7 +166,7 @@ function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): St
     } else {
       values.push(toWire((series as ValueSeries).value));
     }
-  }
+  });
   return {
     kind: 'store',
     name: store.name,
@@ -110,7 +174,10 @@ function storeFamily(store: ValueStore | HistogramStore, defaults: Defaults): St
     type: store.type,
     labelNames: [...store.labelNames, ...extra.map(([name]) => name)],
     bounds: histogram ? (store as HistogramStore).upperBounds : [],
+    series: all.length,
+    labelsFrom,
     labels,
+    ...(changed.length === all.length ? {} : { changed }),
     values,
   };
 }
