@@ -48,7 +48,7 @@ function answerPrimary(registries: ReadonlySet<AnyRegistry>): void {
     }
     const ids = [message.id];
     waiting = ids;
-    // Labels already sent can be left out only if the primary has the answer they were sent in: the last one.
+    // What was sent already can be left out only if the primary has the answer it was sent in: the last one.
     const { basis } = message;
     const before = basis !== undefined && last?.ids.includes(basis) ? last.stores : undefined;
     const stores: SentStores = new WeakMap();
@@ -117,8 +117,8 @@ interface SentStore {
 }
 
 /**
- * A histogram series changes only with its count, a counter or gauge with its value (store resets bump the
- * store's generation, which a changed count might otherwise hide).
+ * A histogram series changes only with its count, a counter or gauge with its value. A reset bumps the
+ * store's generation, which tells what an unchanged count might hide (a reset, then as many observations).
  */
 const versionOf = (series: ValueSeries | HistogramSeries) =>
   (series as HistogramSeries).count ?? (series as ValueSeries).value;
