@@ -44,9 +44,10 @@ async function traffic(app: number, loops: number, pauseMs: number, signal: Abor
     Array.from({ length: loops }, async (_, loop) => {
       for (let i = 0; !signal.aborted; i++) {
         try {
-          if ((await send(app, `/work/${loop}-${i}`)).status === 200) answered++;
+          if ((await send(app, `/work/${loop}-${i}`, { timeoutMs: 8000 })).status === 200) answered++;
         } catch {
-          // Refused or reset by the worker being killed: not answered, so not expected in the metrics.
+          // Refused or reset by the worker being killed (or handed to it as it died, and never answered):
+          // not answered, so not expected in the metrics.
         }
         await sleep(pauseMs);
       }
