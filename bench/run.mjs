@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The benchmark: `node bench/run.mjs [--quick|--full] [--only=overhead,scrape,scrapers,hostile,micro]
+// The benchmark: `node bench/run.mjs [--quick|--full] [--only=overhead,scrape,scrapers,hostile,micro,cluster]
 // [--variants=a,b] [--rounds=N] [--seconds=N] [--connections=N] [--pipelining=N] [--profile=variant]`.
 // Run through `npm run bench` (scripts/bench.mjs), which builds the packages first. See bench/README.md.
 import { execFileSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLUSTER_WORKERS, clusterTable, runCluster } from './cluster.mjs';
 import { hostileTable, runHostile } from './hostile.mjs';
 import { LOAD_CORE, pinned, pinSelf, SERVER_CORE } from './lib/child.mjs';
 import { fmt, table } from './lib/stats.mjs';
@@ -45,7 +46,7 @@ const MODES = {
  * 50 connections × 40 pipelined keeps the server core ~95% busy for every variant (see "server busy").
  */
 const LOAD = { connections: 50, pipelining: 40 };
-const SECTIONS = ['overhead', 'scrape', 'scrapers', 'hostile', 'micro'];
+const SECTIONS = ['overhead', 'scrape', 'scrapers', 'hostile', 'micro', 'cluster'];
 /** Scrapers at once in the `scrapers` bench (issue 10). */
 const SCRAPERS = 20;
 
@@ -147,6 +148,10 @@ if (only.includes('hostile')) {
 if (only.includes('micro')) {
   log(`\n> micro: recording path, ${config.microIterations} requests × ${config.microBatches} batches`);
   await timed('micro', () => runMicro({ iterations: config.microIterations, batches: config.microBatches }));
+}
+if (only.includes('cluster')) {
+  log(`\n> cluster primary: ${CLUSTER_WORKERS} workers × 6,000 label sets, ${config.scrapes} scrapes each way`);
+  await timed('cluster', () => runCluster({ scrapes: config.scrapes, log }));
 }
 results.seconds = (performance.now() - t0) / 1000;
 
@@ -386,6 +391,17 @@ function report(results) {
       `${sections.micro.mixSize} pre-generated requests (50 routes; GET 70 %, POST 15 %, PUT 8 %, DELETE 5 %, PATCH 2 %; status 200 80 %, 201, 204, 304, 404 5 %, 500, 503; durations 0.5 ms–2 s) recorded ${sections.micro.iterations} times per batch, ${sections.micro.batches} batches, in a process of its own on the server core. Request timing (performance.now()) is not included.`,
       '',
       microTable(sections.micro),
+    );
+  }
+  if (sections.cluster) {
+    const c = sections.cluster;
+    out.push(
+      '',
+      '## Node cluster: the primary',
+      '',
+      `A primary and ${c.workers} workers, each worker with the scrape bench's ${c.labelSets.toLocaleString('en')} label sets (routemeter's core, process metrics on), the primary alone on the server core and the workers on the load generator's (idle during a scrape), so that the primary's stall is its own work. Before each scrape every worker records one more request on a tenth of its label sets. ${c.scrapes} scrapes each way of the same workers and registries, alternating: routemeter's serveMetrics({ cluster }) and prom-client's AggregatorRegistry.clusterMetrics() (text format). "Primary stall" is the max of monitorEventLoopDelay (1 ms resolution) in the primary during each scrape. Same request samples in both sums: ${c.sameSamples ? 'yes' : '**no**'} (${c.requestSamples} lines).`,
+      '',
+      clusterTable(c),
     );
   }
   return `${out.join('\n')}\n`;

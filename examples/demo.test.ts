@@ -74,6 +74,27 @@ describe('npm run demo', () => {
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   }, 120_000);
 
+  it('--cluster freezes one worker and kills another, and shows Prometheus saw no counter reset', async () => {
+    const run = runDemo('--cluster', '--duration', '8');
+    const { code } = await run.exited;
+    const output = run.output();
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/worker \d+ \(pid \d+\) frozen with SIGSTOP for 2 s/);
+    expect(output).toMatch(/worker \d+ \(pid \d+\) killed with SIGKILL/);
+    expect(output).toContain(
+      'Counter resets in http_requests_total: 0 (through the freeze, the kill and the restart).',
+    );
+    expect(output).toMatch(/Workers answering the primary: as few as 2 of 3/);
+    expect(output).toMatch(/Worker \d+ was served stale in [1-9]\d* scrape\(s\)/);
+    expect(output).toMatch(/Alert RoutemeterClusterWorkersNotAnswering: pending while it was frozen/);
+    // All but what the killed worker served since its last answer (or served to a client that never got it).
+    const counted = /Requests counted: (\d+) of the (\d+) express-service answered/.exec(output);
+    expect(Math.abs(Number(counted?.[1]) / Number(counted?.[2]) - 1), output).toBeLessThan(0.1);
+    const ports = printedPorts(output);
+    expect(ports.length).toBe(3);
+    for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  }, 120_000);
+
   it('Ctrl-C during the traffic stops the services and Prometheus, leaving no port bound', async () => {
     const run = runDemo('--duration', '60');
     const deadline = Date.now() + 60_000;

@@ -8,6 +8,10 @@
 //   npm run demo -- --keep               leave the stack up (URLs printed) until Ctrl-C
 //   npm run demo -- --no-build           skip install and build (the packages are already built)
 //   npm run demo -- --from-source        run the services on the TypeScript sources through tsx (no build)
+//   npm run demo -- --cluster            express-service as a Node cluster of 3 workers behind one primary; during
+//                                        the traffic one worker is frozen (SIGSTOP) for 2.5 s and another SIGKILLed,
+//                                        then the demo shows what Prometheus saw: no counter reset, every request
+//                                        counted but the killed worker's last second, the stale worker, the alert
 //
 // Ctrl-C at any point stops every child process and waits for each to exit, so no port stays bound.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +20,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prometheusVersion, stopAll } from '../examples/lib/stack.mjs';
 
-const USAGE = 'usage: npm run demo -- [--duration <seconds>] [--keep] [--no-build] [--from-source]';
+const USAGE = 'usage: npm run demo -- [--duration <seconds>] [--keep] [--no-build] [--from-source] [--cluster]';
+const CLUSTER_WORKERS = 3;
 
 let args;
 try {
@@ -26,6 +31,7 @@ try {
       keep: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       'from-source': { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -91,12 +97,15 @@ const { startStack } = await import('../examples/lib/stack.mjs');
 const { activeAlerts, formatRedTable, progressLine, redReport, sendTraffic } = await import(
   '../examples/lib/traffic.mjs'
 );
+const clusterFaults = args.cluster ? await import('../examples/lib/cluster-faults.mjs') : undefined;
 
 const abort = new AbortController();
 let stopping;
+let faults;
 function shutdown(code) {
   stopping ??= (async () => {
     abort.abort();
+    faults?.cancel(); // a frozen worker is thawed first: a stopped process cannot stop
     await stopAll();
     process.exit(code);
   })();
@@ -111,15 +120,25 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 try {
-  step(`start both example services and Prometheus on 127.0.0.1${args['from-source'] ? ' (from the sources)' : ''}`);
-  const stack = await startStack({ source: args['from-source'] });
-  for (const s of stack.services) console.log(`${s.job.padEnd(16)} ${s.url}/metrics`);
+  step(
+    `start both example services${args.cluster ? ` (express-service as a cluster of ${CLUSTER_WORKERS} workers)` : ''} ` +
+      `and Prometheus on 127.0.0.1${args['from-source'] ? ' (from the sources)' : ''}`,
+  );
+  const stack = await startStack({
+    source: args['from-source'],
+    clusterWorkers: args.cluster ? CLUSTER_WORKERS : 0,
+  });
+  for (const s of stack.services) console.log(`${s.job.padEnd(16)} ${s.metricsUrl}`);
   console.log(`${'prometheus'.padEnd(16)} ${stack.prometheus.url}`);
   await stack.prometheus.waitForScrapes();
 
   step(`send traffic for ${duration} s`);
   const tty = process.stdout.isTTY;
   let lastPrinted = -Infinity;
+  const clustered = stack.services.find((s) => s.scrapePort !== s.port);
+  faults = clusterFaults?.scheduleFaults(clustered, duration * 1000, (line) =>
+    console.log(`${tty ? '\n' : ''}  ${line}`),
+  );
   const result = await sendTraffic(stack.services, {
     durationMs: duration * 1000,
     signal: abort.signal,
@@ -164,9 +183,14 @@ try {
     for (const a of alerts) console.log(`  ${a.state.padEnd(7)} ${a.name.padEnd(26)} ${a.summary}`);
   }
 
+  if (faults !== undefined) {
+    step('the cluster, as Prometheus saw it');
+    console.log(await clusterFaults.clusterReport(stack.prometheus, clustered, faults, result));
+  }
+
   if (args.keep) {
     step('the stack stays up; Ctrl-C stops it');
-    for (const s of stack.services) console.log(`${s.job.padEnd(16)} ${s.url}  (metrics: ${s.url}/metrics)`);
+    for (const s of stack.services) console.log(`${s.job.padEnd(16)} ${s.url}  (metrics: ${s.metricsUrl})`);
     console.log(`${'prometheus'.padEnd(16)} ${stack.prometheus.url}  (alerts: ${stack.prometheus.url}/alerts)`);
     setInterval(() => {}, 1 << 30); // keeps the process alive until a signal calls shutdown()
     await new Promise(() => {});

@@ -20,11 +20,14 @@ export function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** One HTTP request over loopback, sending the path byte for byte (no URL normalization). */
+/**
+ * One HTTP request over loopback, sending the path byte for byte (no URL normalization). With `timeoutMs`,
+ * a request without an answer by then fails rather than waiting forever.
+ */
 export function send(
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -40,6 +43,7 @@ export function send(
       },
     );
     req.on('error', reject);
+    if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Error('timed out')));
     req.end(options.body);
   });
 }

@@ -36,17 +36,21 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a real Prometheus on 127.0.0.1, scraping the targets every 500 ms, with its storage in a temp dir. */
+/**
+ * Starts a real Prometheus on 127.0.0.1, scraping the targets every `intervalMs` (timing out at 80% of it),
+ * with its storage in a temp dir.
+ */
 export async function startPrometheus(
   targets: readonly Target[],
   extraFlags: readonly string[] = [],
+  intervalMs = 500,
 ): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'routemeter-prom-'));
   const port = await freePort();
   const config = [
     'global:',
-    '  scrape_interval: 500ms',
-    '  scrape_timeout: 400ms',
+    `  scrape_interval: ${intervalMs}ms`,
+    `  scrape_timeout: ${Math.round(intervalMs * 0.8)}ms`,
     'scrape_configs:',
     ...targets.flatMap((t) => [
       `  - job_name: ${t.job}`,

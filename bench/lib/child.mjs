@@ -21,11 +21,15 @@ export function pinSelf() {
 }
 
 /**
- * Starts one variant in its own process, pinned to the server core.
- * @returns {Promise<{ name: string, port: number, pid: number, ask: (cmd: string) => Promise<any>, stop: () => Promise<void> }>}
+ * Starts one variant in its own process, pinned to the server core (with its children, if it forks any).
+ * `entry` and `args` run another server script than bench/server.mjs, one that reports `ports` if it has several.
+ * @returns {Promise<{ name: string, port: number, ports?: object, pid: number, ask: (cmd: string) => Promise<any>, stop: () => Promise<void> }>}
  */
-export function startServer(name, { scrapeRoutes = false, nodeArgs = [], timeoutMs = 30_000 } = {}) {
-  const args = [...nodeArgs, '--expose-gc', serverEntry, name, ...(scrapeRoutes ? ['--scrape-routes'] : [])];
+export function startServer(
+  name,
+  { scrapeRoutes = false, nodeArgs = [], timeoutMs = 30_000, entry = serverEntry, args: entryArgs = [name] } = {},
+) {
+  const args = [...nodeArgs, '--expose-gc', entry, ...entryArgs, ...(scrapeRoutes ? ['--scrape-routes'] : [])];
   const [command, argv] = pinned
     ? ['taskset', ['-c', String(SERVER_CORE), process.execPath, ...args]]
     : [process.execPath, args];
@@ -52,6 +56,7 @@ export function startServer(name, { scrapeRoutes = false, nodeArgs = [], timeout
         resolve({
           name,
           port: message.port,
+          ports: message.ports,
           pid: message.pid,
           ask(cmd) {
             if (exited) return Promise.reject(new Error(`${name}: server has exited`));

@@ -2,6 +2,7 @@
 // served with the app's own prom-client metrics on GET /metrics.
 //
 //   PORT=3000 node server.js          (HOST defaults to 127.0.0.1; the Docker image sets HOST=0.0.0.0)
+//   node cluster.js                   the same as a Node cluster, its metrics served by the primary
 //
 // Routes, each chosen for what it shows in the metrics:
 //   GET  /users/:id                      a route with a parameter: one series, whatever the id
@@ -10,8 +11,9 @@
 //   GET  /slow?ms=250                    a slow route (random 50-400 ms without ?ms, at most 5 s)
 //   POST /orders?fail=1                  fails sometimes: ?fail=1 always 500, ?fail=0 never, else FAIL_RATE (0.1)
 //   GET  /stream?chunks=5                a streamed (chunked) response, timed to its last byte
-//   GET  /metrics                        served by routemeter
+//   GET  /metrics                        served by routemeter (in a cluster worker: by the primary, not here)
 // Anything else is a 404, recorded under the one route label `#unmatched`.
+import cluster from 'node:cluster';
 import { routemeter } from '@routemeter/express';
 import express from 'express';
 import { Counter } from 'prom-client';
@@ -33,7 +35,8 @@ const clamp = (value, min, max) => Math.min(max, Math.max(min, value));
 const app = express();
 app.disable('x-powered-by');
 // Before the routes, so that it sees every request. In-flight adds http_requests_in_flight{method}.
-app.use(routemeter({ requestsInFlight: true }));
+// A cluster worker serves no /metrics of its own: its primary (cluster.js) serves the whole cluster's.
+app.use(routemeter({ requestsInFlight: true, metricsPath: cluster.isWorker ? false : '/metrics' }));
 
 app.get('/users/:id', (req, res) => {
   res.json({ id: req.params.id, name: `user ${req.params.id}` });

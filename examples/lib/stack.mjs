@@ -157,9 +157,12 @@ async function waitFor(proc, what, check) {
 /**
  * Starts one example service on 127.0.0.1:port. `source: true` runs it through tsx against the TypeScript
  * sources of the packages (no build needed); otherwise it imports the built packages, as a user would.
+ * `workers: n` runs it as a Node cluster of n workers (its cluster.js), the primary serving the metrics on
+ * `metricsPort`; `scrapePort` is the port Prometheus scrapes either way.
  */
-export async function startService(service, { port, source = false, env = {} }) {
-  const args = source ? ['--import', import.meta.resolve('tsx'), 'server.js'] : ['server.js'];
+export async function startService(service, { port, source = false, env = {}, workers = 0, metricsPort }) {
+  const entry = workers > 0 ? 'cluster.js' : 'server.js';
+  const args = source ? ['--import', import.meta.resolve('tsx'), entry] : [entry];
   const proc = startChild(service.job, process.execPath, args, {
     cwd: service.dir,
     env: {
@@ -167,13 +170,32 @@ export async function startService(service, { port, source = false, env = {} }) 
       ...(source ? { TSX_TSCONFIG_PATH: SOURCE_TSCONFIG } : {}),
       PORT: String(port),
       HOST: '127.0.0.1',
+      ...(workers > 0 ? { WORKERS: String(workers), METRICS_PORT: String(metricsPort) } : {}),
       ...env,
     },
   });
   await proc.spawned;
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(proc, `${url}/metrics`, async () => (await fetch(`${url}/metrics`)).ok);
-  return { ...proc, job: service.job, port, url };
+  if (workers === 0) {
+    await waitFor(proc, `${url}/metrics`, async () => (await fetch(`${url}/metrics`)).ok);
+    return { ...proc, job: service.job, port, url, scrapePort: port, metricsUrl: `${url}/metrics` };
+  }
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  await waitFor(proc, `${metricsUrl} with ${workers} workers answering`, async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    return text.includes(`\nroutemeter_cluster_workers_answered ${workers}\n`) && (await fetch(`${url}/users/1`)).ok;
+  });
+  return { ...proc, job: service.job, port, url, scrapePort: metricsPort, metricsUrl };
+}
+
+/** The live workers of a service run as a cluster, from the lines its primary prints (cluster.js). */
+export function clusterWorkers(service) {
+  const live = new Map();
+  for (const [, id, pid, event] of service.output().matchAll(/worker (\d+) \(pid (\d+)\) (started|exited)/g)) {
+    if (event === 'started') live.set(Number(id), Number(pid));
+    else live.delete(Number(id));
+  }
+  return [...live].map(([id, pid]) => ({ id, pid }));
 }
 
 /** Starts Prometheus with the rendered example config and a temporary storage directory. */
@@ -250,9 +272,10 @@ export async function startPrometheus({ ports, interval = '1s' }) {
 
 /**
  * Both services and Prometheus. `stop()` stops all of them (whatever started) and waits for each to exit.
- * If a start fails, what already started is stopped before the error is thrown.
+ * If a start fails, what already started is stopped before the error is thrown. `clusterWorkers: n` runs
+ * express-service as a Node cluster of n workers (Prometheus then scrapes its primary).
  */
-export async function startStack({ source = false, interval = '1s', env = {} } = {}) {
+export async function startStack({ source = false, interval = '1s', env = {}, clusterWorkers: workers = 0 } = {}) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.splice(0).map((proc) => proc.stop()));
@@ -260,11 +283,17 @@ export async function startStack({ source = false, interval = '1s', env = {} } =
   try {
     const services = [];
     for (const service of SERVICES) {
-      const running = await startService(service, { port: await freePort(), source, env });
+      const clustered = workers > 0 && service.job === 'express-service';
+      const running = await startService(service, {
+        port: await freePort(),
+        source,
+        env,
+        ...(clustered ? { workers, metricsPort: await freePort() } : {}),
+      });
       started.push(running);
       services.push(running);
     }
-    const ports = Object.fromEntries(services.map((s) => [s.job, s.port]));
+    const ports = Object.fromEntries(services.map((s) => [s.job, s.scrapePort]));
     const prometheus = await startPrometheus({ ports, interval });
     started.push(prometheus);
     return { services, prometheus, stop, processes: () => [...started] };

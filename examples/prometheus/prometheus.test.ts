@@ -29,7 +29,7 @@ describe('examples/prometheus', () => {
   it('promtool check config passes, with both rule files loaded', async () => {
     const { code, output } = await promtool('check', 'config', 'prometheus.yml');
     expect(output).toContain('SUCCESS: prometheus.yml is valid prometheus config file syntax');
-    expect(output).toMatch(/rules\/alerts\.yml[\s\S]*SUCCESS: 3 rules found/);
+    expect(output).toMatch(/rules\/alerts\.yml[\s\S]*SUCCESS: 4 rules found/);
     expect(output).toMatch(/rules\/recording\.yml[\s\S]*SUCCESS: 5 rules found/);
     expect(code, output).toBe(0);
   });
@@ -45,7 +45,7 @@ describe('examples/prometheus', () => {
       expect(text).not.toContain('-service:3000');
       await writeFile(join(tmp, 'prometheus.yml'), text);
       const { code, output } = await promtool('check', 'config', join(tmp, 'prometheus.yml'));
-      expect(output).toContain('SUCCESS: 3 rules found');
+      expect(output).toContain('SUCCESS: 4 rules found');
       expect(code, output).toBe(0);
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -70,7 +70,7 @@ describe('examples/prometheus', () => {
   it('the unit tests cover every alert both ways: firing, and quiet', async () => {
     const rules = await readFile(join(dir, 'rules', 'alerts.yml'), 'utf8');
     const alerts = [...rules.matchAll(/^\s*- alert: (\w+)$/gm)].map((m) => m[1]);
-    expect(alerts.length).toBe(3);
+    expect(alerts.length).toBe(4);
     const tests = (await Promise.all((await yamlFiles('tests')).map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
     // Each alert_rule_test case: its alertname, then either `exp_alerts: []` or a list of expected alerts.
     const cases = [...tests.matchAll(/- alertname: (\w+)\n\s+eval_time: \S+\n\s+exp_alerts:( \[\])?/g)];

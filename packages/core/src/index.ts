@@ -1,7 +1,7 @@
 // The user API: options, errors, label constants, rendering and serving the registry.
 // Adapters are written against `@routemeter/core/adapter` (adapter.ts).
 export type { BasicCredentials, MetricsAuth } from './auth.js';
-export type { ClusterOptions } from './cluster.js';
+export type { ClusterOptions } from './cluster/primary.js';
 export { RoutemeterMetricConflictError, RoutemeterOptionError } from './errors.js';
 export type { ExemplarGetter } from './exemplars.js';
 export { renderMetrics } from './exposition.js';

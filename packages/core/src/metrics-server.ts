@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricsAuth } from './auth.js';
-import { type ClusterOptions, clusterRegistry } from './cluster.js';
+import { ClusterCollector, type ClusterOptions, resolveClusterOptions } from './cluster/primary.js';
 import { RoutemeterOptionError } from './errors.js';
 import { createScrapeHandler, type ScrapeHandler } from './exposition.js';
 import type { AnyRegistry, Logger } from './options.js';
@@ -23,8 +23,9 @@ export interface MetricsServerOptions {
   /** Receives warnings. Default: `console`. */
   logger?: Logger | undefined;
   /**
-   * In a cluster primary: serve the sum of every worker's metrics, asking each worker at every scrape
-   * and waiting `timeoutMs` (default 2000) at most for each. Workers need no setup beyond routemeter.
+   * In a cluster primary: serve the sum of every worker's metrics, asking the workers at every scrape and
+   * waiting `timeoutMs` (default 2000) at most; `strict: true` answers 500 when a worker did not answer.
+   * Workers need no setup beyond routemeter. See the README's "Node cluster" for what the sum guarantees.
    */
   cluster?: boolean | ClusterOptions | undefined;
 }
@@ -57,8 +58,15 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RoutemeterOptionError('port', `must be an integer from 0 to 65535, got ${String(port)}`);
   }
-  const { cluster } = options;
-  const source = cluster ? () => clusterRegistry(shared.logger, cluster === true ? {} : cluster) : shared.registry;
+  const cluster = resolveClusterOptions(options.cluster);
+  if (cluster !== undefined && options.registry !== undefined) {
+    throw new RoutemeterOptionError(
+      'registry',
+      "is not served with `cluster`: the primary serves its workers' registries; pass one or the other",
+    );
+  }
+  const collector = cluster === undefined ? undefined : new ClusterCollector(cluster, shared.logger);
+  const source = collector === undefined ? shared.registry : collector.collect;
   const scrape: ScrapeHandler<IncomingMessage> = createScrapeHandler(source, shared.logger, shared.auth);
   const server = createServer((req, res) => {
     const pathname = pathOf(req.url ?? '/');
@@ -77,6 +85,7 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      collector?.start();
       resolve();
     });
   });
@@ -84,6 +93,7 @@ export async function serveMetrics(options: MetricsServerOptions = {}): Promise<
     server,
     port: (server.address() as AddressInfo).port,
     close() {
+      collector?.stop();
       server.closeAllConnections();
       return new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
     },

@@ -1,4 +1,4 @@
-import { shareWithPrimary } from './cluster.js';
+import { shareWithPrimary } from './cluster/worker.js';
 import { createScrapeHandler, type ScrapeHandler } from './exposition.js';
 import { methodLabel } from './labels.js';
 import { requestMetrics } from './metrics.js';
