@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, send } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue } from '../../../test-kit/metrics-text.js';
 import { promtoolCheckMetrics } from '../../../test-kit/prometheus.js';
-import { OPENMETRICS_CONTENT_TYPE, RoutemeterOptionError, serveMetrics } from '../src/index.js';
+import { OPENMETRICS_CONTENT_TYPE } from '../src/adapter.js';
+import { RoutemeterOptionError, serveMetrics } from '../src/index.js';
 import { type RunningCluster, startCluster, stopClusters } from './cluster-kit.js';
 
 afterEach(stopClusters);
