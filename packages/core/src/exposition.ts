@@ -4,7 +4,7 @@ import type { CompiledAuth } from './auth.js';
 import type { AnyRegistry, Logger } from './options.js';
 import { SharedBody } from './send-scrape.js';
 import { isStore } from './store.js';
-import { renderStore } from './store-text.js';
+import { renderStore, TurnBudget } from './store-text.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
@@ -90,12 +90,17 @@ async function renderMetricPieces(registry: AnyRegistry, openMetrics: boolean): 
       : Object.create(registry, { contentType: { value: contentType } });
   // prom-client keeps default labels privately; routemeter's stores need them to render as prom-client does.
   const defaultLabels = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels ?? {};
+  // prom-client's metrics may wait on an async collect(): all at once. routemeter's stores are CPU work:
+  // one after another, on one budget per turn of the event loop.
+  const turn = new TurnBudget();
+  let storesRendered: Promise<unknown> = Promise.resolve();
   const rendered = await Promise.all(
     registry.getMetricsAsArray().map((metric) => {
       const shown = openMetrics ? openMetricsView(metric) : metric;
-      return isStore(metric)
-        ? renderStore(metric, shown.name, openMetrics, defaultLabels)
-        : view.getMetricsAsString(shown).then((text) => [Buffer.from(text)]);
+      if (!isStore(metric)) return view.getMetricsAsString(shown).then((text) => [Buffer.from(text)]);
+      const store = storesRendered.then(() => renderStore(metric, shown.name, openMetrics, defaultLabels, turn));
+      storesRendered = store;
+      return store;
     }),
   );
   const separator = openMetrics ? NEWLINE : BLANK_LINE;
@@ -148,14 +153,14 @@ function reply(
 
 const FAILED = reply(500, TEXT_PLAIN, [Buffer.from('routemeter: collecting metrics failed\n')]);
 
-/** Renders one answer; a registry that throws while collecting gives a 500 and one warning. */
+/** Renders one answer; a registry that throws while collecting (or cannot be built) gives a 500 and one warning. */
 async function answer(
-  registry: () => AnyRegistry | Promise<AnyRegistry>,
+  source: () => AnyRegistry | Promise<AnyRegistry>,
   openMetrics: boolean,
   logger: Logger,
 ): Promise<ScrapeResponse> {
   try {
-    const pieces = await renderMetricPieces(await registry(), openMetrics);
+    const pieces = await renderMetricPieces(await source(), openMetrics);
     return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, pieces);
   } catch (error) {
     logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -20,10 +20,10 @@ interface Cursor {
 /**
  * A rendered body, as the scrapes that share it stream it. Its pieces (mostly each series' cached text,
  * shared with the cache) are copied into ~64 KiB blocks only when a stream asks for the next one. While
- * two or more streams of a body are open, a block one of them packed is kept until every one has sent it,
- * so 20 scrapes at once copy the body once, not 20 times (which also kept the garbage collector busy
- * enough to stall the event loop); a stream left alone packs its own. So a body holds at most one copy of
- * itself, for as long as its slowest shared stream, and a client that never reads holds a block or two.
+ * two or more streams of a body are open, a block one of them packed is kept until every one has sent
+ * it: 20 scrapes at once copy the body once, not 20 times (20 copies also kept the garbage collector busy
+ * enough to stall the event loop). A stream left alone packs its own. So a body holds at most one copy
+ * of itself, for as long as its slowest shared stream, and a client that never reads holds a block or two.
  */
 export class SharedBody {
   /** The piece each block starts at; the last entry is where the next block to pack starts. */

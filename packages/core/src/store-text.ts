@@ -3,12 +3,10 @@ import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, Va
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
  * label text is escaped once, a series' text is reused while the series is unchanged, and the output is
- * the list of those texts, not a copy of them, built with a yield to the event loop after every
- * {@link SERIES_PER_TURN} series, so a scrape of thousands of series neither takes prom-client's ~180 ms
- * nor stalls the server for it. (The equivalence with prom-client's rendering is a property test: store.test.ts.)
+ * the list of those texts, not a copy of them, built a few milliseconds per turn of the event loop
+ * ({@link TurnBudget}), so a scrape of thousands of series neither takes prom-client's ~180 ms nor stalls
+ * the server for it. (The equivalence with prom-client's rendering is a property test: store.test.ts.)
  */
-
-const SERIES_PER_TURN = 200;
 
 const labelTexts = new WeakMap<Labels, string>();
 
@@ -60,7 +58,30 @@ function exemplarText(exemplar: Exemplar | undefined): string {
   return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Rendering done per turn of the event loop, in milliseconds. */
+const TURN_MS = 4;
+/** Series rendered between two looks at the clock. */
+const SERIES_PER_CHECK = 32;
+
+/**
+ * The time one rendering may hold the event loop before it lets it turn. Time, not a count of series: text
+ * rebuilt for a changed series costs ~50 times a cached one's. The stores of a rendering share one budget
+ * (they are rendered one after another).
+ */
+export class TurnBudget {
+  private ends = performance.now() + TURN_MS;
+
+  /** True once this turn's share is spent. */
+  spent(): boolean {
+    return performance.now() > this.ends;
+  }
+
+  /** Waits for the next turn of the event loop, and a new share. */
+  async nextTurn(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.ends = performance.now() + TURN_MS;
+  }
+}
 
 /**
  * One store's text, as `registry.getMetricsAsString(store)` gives it, in pieces (its header, then each
@@ -72,6 +93,7 @@ export async function renderStore(
   name: string,
   openMetrics: boolean,
   defaultLabels: Readonly<Record<string, unknown>>,
+  turn: TurnBudget,
 ): Promise<Buffer[]> {
   const header = `# HELP ${escapeString(name)} ${escapeString(store.help)}\n# TYPE ${escapeString(name)} ${store.type}`;
   const defaults = Object.fromEntries(
@@ -81,7 +103,7 @@ export async function renderStore(
   const cache = openMetrics ? openMetricsTexts : textTexts;
   const cacheKey = `${name}\u0000${defaultsText}\u0000${store.generation}`;
   const pieces: Buffer[] = [Buffer.from(header)];
-  let sinceYield = 0;
+  let sinceCheck = 0;
   for (const series of store.series.values()) {
     const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
     let cached = cache.get(series);
@@ -91,9 +113,9 @@ export async function renderStore(
       cache.set(series, cached);
     }
     pieces.push(cached.bytes);
-    if (++sinceYield === SERIES_PER_TURN) {
-      sinceYield = 0;
-      await nextTurn();
+    if (++sinceCheck === SERIES_PER_CHECK) {
+      sinceCheck = 0;
+      if (turn.spent()) await turn.nextTurn();
     }
   }
   return pieces;
