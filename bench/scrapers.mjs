@@ -87,6 +87,7 @@ export async function runScrapers({ variants, clients, rounds, log }) {
       const series = await server.ask('series');
       // Round 1 renders every series for the first time; the later ones find most text cached.
       const stalls = [];
+      const busyStalls = [];
       const roundMs = [];
       let bodyBytes = 0;
       for (let round = 0; round < rounds; round++) {
@@ -94,7 +95,9 @@ export async function runScrapers({ variants, clients, rounds, log }) {
         const start = performance.now();
         const scrapes = await Promise.all(Array.from({ length: clients }, () => scrapeCounting(server.port)));
         roundMs.push(performance.now() - start);
-        stalls.push((await server.ask('loop')).maxMs);
+        const { maxMs, busyMs } = await server.ask('loop');
+        stalls.push(maxMs);
+        busyStalls.push(busyMs);
         bodyBytes = scrapes[0].bytes;
       }
 
@@ -112,9 +115,11 @@ export async function runScrapers({ variants, clients, rounds, log }) {
         series: series.byMetric.http_requests_total,
         bodyBytes,
         stalls,
+        busyStalls,
         roundMs,
         maxStallMs: max(stalls),
         medianStallMs: median(stalls),
+        maxBusyStallMs: max(busyStalls),
         stalledGrowthMB: (during - before) / MB,
         stalledGrowthBodies: (during - before) / bodyBytes,
         afterCloseGrowthMB: (after - before) / MB,
@@ -122,7 +127,7 @@ export async function runScrapers({ variants, clients, rounds, log }) {
       rows.push(row);
       log(
         `  ${server.name.padEnd(20)} ${row.series} label sets, body ${fmt(bodyBytes / MB)} MB; ${clients} concurrent: ` +
-          `stall ≤ ${fmt(row.maxStallMs)} ms (rounds ${stalls.map((s) => fmt(s)).join(', ')}); ` +
+          `stall ≤ ${fmt(row.maxStallMs)} ms (rounds ${stalls.map((s) => fmt(s)).join(', ')}; own work ${busyStalls.map((s) => fmt(s)).join(', ')}); ` +
           `${clients} not reading: +${fmt(row.stalledGrowthMB)} MB (${fmt(row.stalledGrowthBodies, 2)} bodies)`,
       );
     }
@@ -139,6 +144,7 @@ export function scrapersTable({ rows, clients }) {
       'label sets (http_requests_total)',
       'body MB',
       `longest loop stall ms, ${clients} concurrent (per round)`,
+      "of it, the server's own work ms (per round)",
       `round ms (${clients} bodies read)`,
       `memory held for ${clients} non-reading scrapers MB (bodies)`,
       'after they leave MB',
@@ -148,6 +154,7 @@ export function scrapersTable({ rows, clients }) {
       String(r.series),
       fmt(r.bodyBytes / MB),
       `${fmt(r.maxStallMs)} (${r.stalls.map((s) => fmt(s)).join(', ')})`,
+      `${fmt(r.maxBusyStallMs)} (${r.busyStalls.map((s) => fmt(s)).join(', ')})`,
       r.roundMs.map((ms) => fmt(ms, 0)).join(', '),
       `${fmt(r.stalledGrowthMB)} (${fmt(r.stalledGrowthBodies, 2)})`,
       fmt(r.afterCloseGrowthMB),
