@@ -106,7 +106,7 @@ function ignoreAbort(): void {}
  * (none for HEAD). A scrape that resolves late, after a timeout middleware answered or the client left,
  * writes nothing and throws nothing.
  * @example
- * meter.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => writeScrape(req, res, scrape));
+ * recorder.scrape(req.headers.accept, req.headers.authorization, req).then((scrape) => writeScrape(req, res, scrape));
  */
 export function writeScrape(req: IncomingMessage, res: ServerResponse, scrape: ScrapeResponse): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
