@@ -9,11 +9,11 @@ import type {
   RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { countAnsweredBeforeHooks } from './answered-before-hooks.js';
 import { addMetricsRoute, metricsRouteConflict } from './metrics-route.js';
-import { declareRequestState, isMetered, onRequestStart, requestHooks } from './request-hooks.js';
+import { declareRequestState, isMetered, needsOnRequest, requestHooks } from './request-hooks.js';
 import { existingRoutes } from './route-order.js';
 import { templateOf } from './route-template.js';
+import { watchServerRequests } from './server-requests.js';
 
 /**
  * Options of the Fastify plugin: every core option, typed with Fastify's request and reply. `prefix`
@@ -52,7 +52,7 @@ function routemeterPlugin(
     done(error as Error);
     return;
   }
-  const { metricsPath, requestsInFlight, logger } = recorder.options;
+  const { metricsPath, logger } = recorder.options;
   const conflict = metricsRouteConflict(fastify, metricsPath, isMetered(fastify));
   if (conflict !== undefined) {
     recorder.close();
@@ -73,9 +73,10 @@ function routemeterPlugin(
     done();
     return;
   }
-  declareRequestState(fastify);
+  declareRequestState(fastify, recorder);
   warnOfExistingRoutes(fastify, recorder);
   const hooksOf = requestHooks(recorder);
+  const onRequest = needsOnRequest(recorder);
 
   /** Per route, once: the template, its recorder, and hooks that close over them. */
   fastify.addHook('onRoute', function meterRoute(routeOptions: RouteOptions) {
@@ -84,9 +85,8 @@ function routemeterPlugin(
     const hooks = hooksOf(recorder.route(methods, templateOf(routeOptions)));
     routeOptions.onResponse = prepend(routeOptions.onResponse, hooks.onResponse);
     routeOptions.onRequestAbort = prepend(routeOptions.onRequestAbort, hooks.onRequestAbort);
-    if (requestsInFlight) routeOptions.onRequest = prepend(routeOptions.onRequest, hooks.onRequest);
+    if (onRequest) routeOptions.onRequest = prepend(routeOptions.onRequest, hooks.onRequest);
   });
-  fastify.addHook('onRequest', onRequestStart);
 
   // Requests no route matched (Fastify's 404 handlers) get these; matched routes have their own hooks.
   const unmatched = hooksOf(recorder.unmatched);
@@ -98,13 +98,13 @@ function routemeterPlugin(
     if (request.is404) unmatched.onRequestAbort(request, next);
     else next();
   });
-  if (requestsInFlight) {
+  if (onRequest) {
     fastify.addHook('onRequest', function routemeterOnUnmatchedRequest(request, reply, next) {
       if (request.is404) unmatched.onRequest(request, reply, next);
       else next();
     });
   }
-  countAnsweredBeforeHooks(fastify, recorder);
+  watchServerRequests(fastify, recorder);
   addMetricsRoute(fastify, recorder);
   done();
 }

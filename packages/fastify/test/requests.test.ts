@@ -4,7 +4,7 @@ import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sendAndAbort } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
-import { type Served, serve } from './serve.js';
+import { type Served, serve, slowChunks } from './serve.js';
 
 let served: Served[] = [];
 afterEach(async () => {
@@ -174,6 +174,58 @@ describe('aborts and timeouts (real server)', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 350));
     expect(counts(await s.scrape())).toEqual({ 'GET #unmatched 499': 1 });
+  });
+
+  // routemeter notes a request's arrival and response in the server's `request` event, not in an onRequest
+  // hook: an abort is still timed from the arrival and gets the status that was being sent.
+  it('times an aborted request from its arrival, with the status sent when the client left mid-response', async () => {
+    const s = await start((app) => {
+      app.get('/slow', (_request, reply) => {
+        setTimeout(() => reply.send('late'), 1000);
+      });
+      app.get('/stream', (_request, reply) => {
+        reply.code(206).send(slowChunks(20, 50));
+      });
+    });
+    await sendAndAbort(s.port, '/slow', 200);
+    await sendAndAbort(s.port, '/stream', 150);
+    const metrics = await eventually(async () => {
+      const scraped = await s.scrape();
+      expect(counts(scraped)).toEqual({ 'GET /slow 499': 1, 'GET /stream 206': 1 });
+      return scraped;
+    });
+    const slowSeconds = sumOf(metrics, 'http_request_duration_seconds_sum', { route: '/slow' });
+    expect(slowSeconds).toBeGreaterThanOrEqual(0.19);
+    expect(slowSeconds).toBeLessThan(0.9);
+    const streamSeconds = sumOf(metrics, 'http_request_duration_seconds_sum', { route: '/stream' });
+    expect(streamSeconds).toBeGreaterThanOrEqual(0.14);
+  });
+
+  it("gives label getters and exemplars an aborted request's reply", async () => {
+    const replies: string[] = [];
+    const s = await start(
+      (app) => {
+        app.get('/slow', (_request, reply) => {
+          reply.header('x-tenant', 'acme');
+          setTimeout(() => reply.send('late'), 600);
+        });
+      },
+      {
+        labels: { tenant: (_request, reply) => String(reply.getHeader('x-tenant')) },
+        exemplars: (_request, reply) => {
+          replies.push(typeof reply?.getHeader);
+          return undefined;
+        },
+      },
+    );
+    await sendAndAbort(s.port, '/slow', 100);
+    const metrics = await eventually(async () => {
+      const scraped = await s.scrape();
+      expect(counts(scraped)).toEqual({ 'GET /slow 499': 1 });
+      return scraped;
+    });
+    expect(sumOf(metrics, 'http_requests_total', { route: '/slow', tenant: 'acme' })).toBe(1);
+    expect(replies).toEqual(['function']);
   });
 
   it('keeps the in-flight gauge exact across finished, failed, aborted and unmatched requests', async () => {
