@@ -1,7 +1,11 @@
 // The apps under test. Each variant is the same tiny app (GET /users/:id, small JSON body) with one
 // metrics library configured to record what routemeter records: method, route and status code.
 // Imported only by the server process (bench/server.mjs), so each variant's modules load alone.
-import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+
+// OpenTelemetry instruments modules as they are required (require-in-the-middle): the OTel variants load
+// node:http and express through require, after their instrumentations are registered.
+const require = createRequire(import.meta.url);
 
 /** name → { framework, label, peer? } in the order the tables list them. */
 export const VARIANTS = {
@@ -10,11 +14,21 @@ export const VARIANTS = {
   'express-routemeter': { framework: 'express', label: 'Express + @routemeter/express', ours: true },
   'express-prom-bundle': { framework: 'express', label: 'Express + express-prom-bundle 8' },
   'express-promster': { framework: 'express', label: 'Express + @promster/express 14' },
+  'express-otel': {
+    framework: 'express',
+    label: 'Express + OpenTelemetry (http + express instrumentation)',
+    otel: true,
+  },
   'fastify-bare': { framework: 'fastify', label: 'Fastify 5, bare', bare: true },
   'fastify-hook': { framework: 'fastify', label: 'Fastify + empty onResponse hook (floor)', floor: true },
   'fastify-routemeter': { framework: 'fastify', label: 'Fastify + @routemeter/fastify', ours: true },
   'fastify-metrics': { framework: 'fastify', label: 'Fastify + fastify-metrics 13' },
   'fastify-promster': { framework: 'fastify', label: 'Fastify + @promster/fastify 15' },
+  'fastify-otel': {
+    framework: 'fastify',
+    label: 'Fastify + OpenTelemetry (http instrumentation + @fastify/otel)',
+    otel: true,
+  },
 };
 
 /** The scrape-cost app: 500 routes × GET/POST/PUT, status chosen by the client (`x-status`). */
@@ -36,13 +50,14 @@ export async function startVariant(name, { scrapeRoutes = false } = {}) {
 }
 
 async function startExpress(name, scrapeRoutes) {
-  const { default: express } = await import('express');
-  // @routemeter/express patches Router.prototype.use on import to learn mount paths: import it first.
+  // @routemeter/express patches Router.prototype.use on import to learn mount paths, and OpenTelemetry
+  // patches express when it is required: set the library up first.
   const metrics = await expressMetrics(name);
+  const express = require('express');
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  if (metrics !== undefined) app.use(metrics.middleware);
+  if (metrics?.middleware !== undefined) app.use(metrics.middleware);
   if (metrics?.serve !== undefined) app.get('/metrics', metrics.serve);
   app.get('/users/:id', function getUser(req, res) {
     res.json(user(req.params.id));
@@ -91,6 +106,10 @@ async function expressMetrics(name) {
           res.end(await promster.getSummary());
         },
       };
+    }
+    case 'express-otel': {
+      const otel = await openTelemetry('express');
+      return { middleware: undefined, serve: otel.serve };
     }
     default:
       throw new Error(`not an express variant: ${name}`);
@@ -149,12 +168,56 @@ async function fastifyMetrics(name, app) {
       });
       return;
     }
+    case 'fastify-otel': {
+      const otel = await openTelemetry('fastify');
+      await app.register(otel.fastifyPlugin);
+      app.get('/metrics', function serveOtel(req, reply) {
+        reply.hijack();
+        otel.serve(req.raw, reply.raw);
+      });
+      return;
+    }
     default:
       throw new Error(`not a fastify variant: ${name}`);
   }
 }
 
+/**
+ * OpenTelemetry as its docs set it up for Prometheus: a MeterProvider read by the PrometheusExporter (its
+ * handler served on our /metrics, not on a second port), the http server instrumentation (which records
+ * http.server.request.duration) and the framework's instrumentation, which puts the route template in the
+ * request's context as http.route. That needs a context manager: AsyncLocalStorage's. No tracer provider is
+ * registered, so spans are the API's non-recording ones: the metrics cost, not tracing's.
+ */
+async function openTelemetry(framework) {
+  const { context, metrics } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus');
+  const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  metrics.setGlobalMeterProvider(meterProvider);
+  const instrumentations = [new HttpInstrumentation()];
+  let fastifyPlugin;
+  if (framework === 'express') {
+    const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
+    instrumentations.push(new ExpressInstrumentation());
+  } else {
+    const { default: FastifyOtelInstrumentation } = await import('@fastify/otel');
+    const fastifyOtel = new FastifyOtelInstrumentation();
+    instrumentations.push(fastifyOtel);
+    fastifyPlugin = fastifyOtel.plugin();
+  }
+  registerInstrumentations({ instrumentations, meterProvider });
+  require('node:http'); // patched on require: Server.prototype.emit, shared with every importer
+  return { serve: (req, res) => exporter.getMetricsRequestHandler(req, res), fastifyPlugin };
+}
+
 async function listen(attach) {
+  const { createServer } = require('node:http');
   const server = createServer({ keepAliveTimeout: 60_000 });
   attach(server);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
