@@ -31,6 +31,43 @@ export const VARIANTS = {
   },
 };
 
+/** The cost curve: routemeter beside its bare framework in apps of this many routes (overhead bench only). */
+export const CURVE_ROUTES = [100, 1000];
+for (const routes of CURVE_ROUTES) {
+  for (const [framework, title] of [
+    ['express', 'Express'],
+    ['fastify', 'Fastify'],
+  ]) {
+    const bare = `${framework}-bare-${routes}`;
+    VARIANTS[bare] = {
+      framework,
+      label: `${title} bare, ${routes} routes`,
+      bare: true,
+      routes,
+      app: `${framework}-bare`,
+    };
+    VARIANTS[`${framework}-routemeter-${routes}`] = {
+      framework,
+      label: `${title} + routemeter, ${routes} routes`,
+      ours: true,
+      routes,
+      app: `${framework}-routemeter`,
+      baseline: bare,
+    };
+  }
+}
+
+/** The variant whose CPU time is subtracted from this one's: the bare app of the same framework and size. */
+export const baselineOf = (name) => VARIANTS[name].baseline ?? `${VARIANTS[name].framework}-bare`;
+
+/**
+ * The overhead bench's 1,000 request paths: `/users/1…1000`, or for an app of `routes` routes (the cost
+ * curve) the same spread over `/users/:id` and `/c1/:id … /c<routes-1>/:id` in turn.
+ */
+export function requestPaths(routes = 1) {
+  return Array.from({ length: 1000 }, (_, i) => (i % routes === 0 ? `/users/${i + 1}` : `/c${i % routes}/${i + 1}`));
+}
+
 /** The scrape-cost app: 500 routes × GET/POST/PUT, status chosen by the client (`x-status`). */
 export const SCRAPE_ROUTES = 500;
 export const SCRAPE_METHODS = ['GET', 'POST', 'PUT'];
@@ -39,17 +76,22 @@ export const SCRAPE_STATUSES = [200, 201, 404, 500];
 const user = (id) => ({ id, name: 'Ada Lovelace', email: 'ada@example.com', active: true });
 
 /**
- * Builds a variant's app and returns a started node `http.Server` on 127.0.0.1.
+ * Builds a variant's app and returns a started node `http.Server` on 127.0.0.1, or with `listen: false`
+ * `{ inject(path) }`, which GETs the path without a socket (light-my-request, Fastify's `inject`).
  * @param {string} name variant name
- * @param {{ scrapeRoutes?: boolean }} options scrapeRoutes adds the 500 routes of the scrape bench
+ * @param {{ scrapeRoutes?: boolean, listen?: boolean }} options scrapeRoutes adds the 500 routes of the scrape bench
  */
-export async function startVariant(name, { scrapeRoutes = false } = {}) {
+export async function startVariant(name, { scrapeRoutes = false, listen = true } = {}) {
   const variant = VARIANTS[name];
   if (variant === undefined) throw new Error(`unknown variant ${name}`);
-  return variant.framework === 'express' ? startExpress(name, scrapeRoutes) : startFastify(name, scrapeRoutes);
+  const app = variant.app ?? name;
+  const routes = variant.routes ?? 1;
+  return variant.framework === 'express'
+    ? startExpress(app, scrapeRoutes, routes, listen)
+    : startFastify(app, scrapeRoutes, routes, listen);
 }
 
-async function startExpress(name, scrapeRoutes) {
+async function startExpress(name, scrapeRoutes, routes, listen) {
   // @routemeter/express patches Router.prototype.use on import to learn mount paths, and OpenTelemetry
   // patches express when it is required: set the library up first.
   const metrics = await expressMetrics(name);
@@ -62,6 +104,11 @@ async function startExpress(name, scrapeRoutes) {
   app.get('/users/:id', function getUser(req, res) {
     res.json(user(req.params.id));
   });
+  for (let i = 1; i < routes; i++) {
+    app.get(`/c${i}/:id`, function curveRoute(req, res) {
+      res.json(user(req.params.id));
+    });
+  }
   if (scrapeRoutes) {
     for (let i = 0; i < SCRAPE_ROUTES; i++) {
       for (const method of SCRAPE_METHODS) {
@@ -71,7 +118,11 @@ async function startExpress(name, scrapeRoutes) {
       }
     }
   }
-  return listen((server) => server.on('request', app));
+  if (!listen) {
+    const { default: inject } = await import('light-my-request');
+    return { inject: (path) => inject(app, { method: 'GET', url: path }) };
+  }
+  return listenOn((server) => server.on('request', app));
 }
 
 async function expressMetrics(name) {
@@ -116,13 +167,18 @@ async function expressMetrics(name) {
   }
 }
 
-async function startFastify(name, scrapeRoutes) {
+async function startFastify(name, scrapeRoutes, routes, listen) {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   await fastifyMetrics(name, app);
   app.get('/users/:id', async function getUser(req) {
     return user(req.params.id);
   });
+  for (let i = 1; i < routes; i++) {
+    app.get(`/c${i}/:id`, async function curveRoute(req) {
+      return user(req.params.id);
+    });
+  }
   if (scrapeRoutes) {
     for (let i = 0; i < SCRAPE_ROUTES; i++) {
       app.route({
@@ -134,6 +190,10 @@ async function startFastify(name, scrapeRoutes) {
         },
       });
     }
+  }
+  if (!listen) {
+    await app.ready();
+    return { inject: (path) => app.inject({ method: 'GET', url: path }) };
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app.server;
@@ -216,7 +276,7 @@ async function openTelemetry(framework) {
   return { serve: (req, res) => exporter.getMetricsRequestHandler(req, res), fastifyPlugin };
 }
 
-async function listen(attach) {
+async function listenOn(attach) {
   const { createServer } = require('node:http');
   const server = createServer({ keepAliveTimeout: 60_000 });
   attach(server);
