@@ -126,6 +126,8 @@ export function report(results) {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}.`,
   ];
+  for (const [section, error] of Object.entries(results.failed ?? {}))
+    out.push(`- **${section} failed**: ${error.split('\n')[0]}`);
   if (!results.fastifyAdapter.ok) out.push(`- @routemeter/fastify left out: ${results.fastifyAdapter.reason}.`);
   const targetTable = targets(results);
   if (targetTable) out.push('', '## Targets', '', targetTable);
