@@ -10,12 +10,24 @@ import { baselineOf, CURVE_ROUTES, requestPaths, VARIANTS } from './lib/variants
 
 const MB = 1024 * 1024;
 
+/**
+ * A server idle through the other variants' turns had V8 shrink its heap (the memory reducer), and paid
+ * for growing it again in its next short run: its CPU µs/req came out up to twice bare's, measured every
+ * other run. With the reducer off and the young generation at a fixed 16 MB, idle time costs nothing.
+ */
+const SERVER_FLAGS = ['--no-memory-reducer', '--min-semi-space-size=16'];
+
+/** Untimed load before each run: a server idle since its last turn would pay for waking up in the run. */
+const RUN_IN_SECONDS = 0.05;
+
 /** One run of one variant: server CPU µs per response over the window from the first byte sent to the last answer. */
 async function measure(server, settings) {
+  const paths = requestPaths(VARIANTS[server.name].routes);
+  await pipelinedLoad(server.port, { ...settings, seconds: RUN_IN_SECONDS, paths });
   let before;
   const load = await pipelinedLoad(server.port, {
     ...settings,
-    paths: requestPaths(VARIANTS[server.name].routes),
+    paths,
     ready: async () => {
       before = await server.ask('cpu');
     },
@@ -58,7 +70,7 @@ export async function runOverhead({
   log,
 }) {
   const settings = { seconds, connections, pipelining };
-  const started = await Promise.allSettled(variants.map((name) => startServer(name)));
+  const started = await Promise.allSettled(variants.map((name) => startServer(name, { nodeArgs: SERVER_FLAGS })));
   const servers = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
   const byName = Object.fromEntries(servers.map((server) => [server.name, server]));
   try {
@@ -81,10 +93,11 @@ export async function runOverhead({
     const runs = Object.fromEntries(variants.map((name) => [name, []]));
     const next = random(2026);
     const start = performance.now();
-    let round = 0;
+    // Round -1 runs every group and is not counted: each server's first turn after the warm-ups came out slow.
+    let round = -1;
     for (; round < rounds; round++) {
       const due = [...groups].filter(
-        ([base]) => round % (VARIANTS[base].framework === 'fastify' ? FASTIFY_STRIDE : 1) === 0,
+        ([base]) => round < 0 || round % (VARIANTS[base].framework === 'fastify' ? FASTIFY_STRIDE : 1) === 0,
       );
       for (const [base, members] of shuffle(due, next)) {
         let previous = await measure(byName[base], settings);
@@ -98,6 +111,10 @@ export async function runOverhead({
           runs[name].push({ round, ...run, addedUs: run.cpuUsPerReq - bareUs, ratio: run.reqPerSec / bareReqPerSec });
           previous = after;
         }
+      }
+      if (round < 0) {
+        for (const name of variants) runs[name].length = 0;
+        continue;
       }
       const widths = watched.map((name) => {
         const { low, high } = bootstrapMedian(

@@ -30,7 +30,9 @@ export function table(header, rows) {
  * @returns {{ median: number, low: number, high: number }}
  */
 export function bootstrapMedian(values, { resamples = 4000, seed = 13 } = {}) {
-  if (values.length === 0) return { median: Number.NaN, low: Number.NaN, high: Number.NaN };
+  // Fewer than three values resample to little more than themselves: no interval.
+  if (values.length < 3)
+    return { median: values.length === 0 ? Number.NaN : median(values), low: Number.NaN, high: Number.NaN };
   const next = random(seed);
   const medians = new Float64Array(resamples);
   const sample = new Array(values.length);
