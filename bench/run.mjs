@@ -23,7 +23,7 @@ import { runScrapers } from './scrapers.mjs';
 /**
  * Overhead: rounds of 0.25 s runs (see overhead.mjs). On this 2-core machine, shared with other work, the paired
  * difference of one Express round scatters by ~16 µs, so an interval of ±3 µs on its median takes ~150 rounds:
- * full mode runs until it gets there (at least 40 rounds) or its 10-minute budget is spent, which keeps
+ * full mode runs until it gets there (at least 40 rounds) or its 8-minute budget is spent, which keeps
  * the whole run under 20 minutes. Quick mode (~3 minutes) runs 4 rounds and shows the method, not the answer;
  * it scrapes and floods routemeter only.
  */
@@ -32,7 +32,7 @@ const MODES = {
     rounds: 4,
     minRounds: 4,
     precisionUs: 0,
-    budgetSeconds: 60,
+    budgetSeconds: 40,
     seconds: 0.2,
     warmupSeconds: 0.5,
     inprocessBatches: 8,
@@ -50,13 +50,13 @@ const MODES = {
     rounds: 400,
     minRounds: 40,
     precisionUs: 3,
-    budgetSeconds: 540,
+    budgetSeconds: 480,
     seconds: 0.25,
     warmupSeconds: 2,
     inprocessBatches: 40,
     inprocessRequests: 2000,
     scrapes: 20,
-    largeScrapes: 3,
+    largeScrapes: 2,
     peers: true,
     clusterScrapes: 10,
     scraperRounds: 5,
