@@ -12,7 +12,8 @@ import { spawnSync } from 'node:child_process';
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createRoutemeter, serveMetrics } from '@routemeter/core';
+import { serveMetrics } from '@routemeter/core';
+import { createRecorder } from '@routemeter/core/adapter';
 import { AggregatorRegistry } from 'prom-client';
 import { LOAD_CORE, pinned } from './lib/child.mjs';
 import { SCRAPE_METHODS, SCRAPE_ROUTES, SCRAPE_STATUSES } from './lib/variants.mjs';
@@ -24,12 +25,9 @@ if (cluster.isWorker) {
   // so that the primary's stall is its own work, not the workers' turn on its core.
   if (pinned) spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
   // prom-client's worker half answers the AggregatorRegistry's requests with the global registry, where
-  // routemeter records by default; routemeter's own half is installed by createRoutemeter.
+  // routemeter records by default; routemeter's own half is installed by createRecorder.
   new AggregatorRegistry();
-  const meter = createRoutemeter(
-    { metricsPath: false },
-    { requestSize: () => undefined, responseSize: () => undefined },
-  );
+  const meter = createRecorder({ metricsPath: false }, { requestSize: () => undefined, responseSize: () => undefined });
   const labelSets = [];
   for (let i = 0; i < SCRAPE_ROUTES; i++) {
     for (const method of SCRAPE_METHODS)

@@ -1,5 +1,6 @@
 // Sending a fixed list of requests exactly once, in order, and plain HTTP GETs.
 import http from 'node:http';
+import net from 'node:net';
 import autocannon from 'autocannon';
 
 /**
@@ -45,14 +46,76 @@ export function get(port, path, headers = {}) {
   });
 }
 
-/** A seeded PRNG (mulberry32), so every run sends the same "random" traffic. */
-export function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+export { random } from './stats.mjs';
+
+const STATUS_LINE = Buffer.from('HTTP/1.1 ');
+const CARRY = STATUS_LINE.length - 1;
+
+/**
+ * Load for the overhead bench: `connections` sockets, each writing `pipelining` requests at once and the next
+ * batch when all of them are answered, cycling through `paths`, for `seconds`; then it waits for every answer.
+ * Responses are counted by their status lines, with no HTTP parser: this side costs the shared machine little
+ * and starts at once, so rounds can be short (autocannon spends ~0.5 s building its requests first).
+ * `ready` runs once every socket is connected, before the first byte is sent.
+ * @returns {Promise<{ responses: number, errors: number, wallMs: number }>}
+ */
+export async function pipelinedLoad(port, { paths, seconds, connections, pipelining, ready = async () => {} }) {
+  const batches = [];
+  for (let i = 0; i < paths.length; i += pipelining) {
+    let text = '';
+    for (let j = 0; j < pipelining; j++)
+      text += `GET ${paths[(i + j) % paths.length]} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`;
+    batches.push(Buffer.from(text));
+  }
+  const sockets = await Promise.all(
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+          socket.setNoDelay(true);
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  await ready();
+  let responses = 0;
+  let errors = 0;
+  let stopped = false;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const runs = sockets.map(
+    (socket, c) =>
+      new Promise((resolve, reject) => {
+        let next = (c * 7) % batches.length;
+        let pending = 0;
+        let carry = Buffer.alloc(0);
+        const send = () => {
+          if (stopped || performance.now() >= deadline) {
+            stopped = true;
+            socket.end();
+            resolve();
+            return;
+          }
+          pending = pipelining;
+          socket.write(batches[next]);
+          next = (next + 1) % batches.length;
+        };
+        socket.on('data', (chunk) => {
+          const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+          for (let at = data.indexOf(STATUS_LINE); at !== -1; at = data.indexOf(STATUS_LINE, at + CARRY)) {
+            if (data[at + STATUS_LINE.length] !== 0x32) errors++; // not 2xx
+            responses++;
+            pending--;
+          }
+          carry = data.subarray(data.length - CARRY);
+          if (pending === 0) send();
+        });
+        socket.on('error', reject);
+        socket.on('close', () => (pending > 0 ? reject(new Error('connection closed mid-batch')) : resolve()));
+        send();
+      }),
+  );
+  await Promise.all(runs);
+  return { responses, errors, wallMs: performance.now() - start };
 }
