@@ -15,7 +15,8 @@ export async function install(
   options: NestRoutemeterOptions,
   logger: Logger,
 ): Promise<() => void> {
-  const platform = adapter?.getType();
+  // An application context (no HTTP server) has no adapter, or one of no type.
+  const platform: string | undefined = adapter?.getType?.();
   if (platform === 'express') {
     const { routemeter } = await import('@routemeter/express');
     const middleware = routemeter(options as ExpressRoutemeterOptions);
@@ -33,7 +34,7 @@ export async function install(
     return noop;
   }
   logger.warn(
-    `routemeter: RoutemeterModule records HTTP requests of Express and Fastify apps, and this app is ${adapter === undefined ? 'not an HTTP app (NestFactory.createApplicationContext or createMicroservice)' : `on '${String(platform)}'`}: nothing is recorded; remove RoutemeterModule, or create the app with NestFactory.create on @nestjs/platform-express or @nestjs/platform-fastify`,
+    `routemeter: RoutemeterModule records HTTP requests of Express and Fastify apps, and this app is ${platform === undefined ? 'not an HTTP app (NestFactory.createApplicationContext or createMicroservice)' : `on '${platform}'`}: nothing is recorded; remove RoutemeterModule, or create the app with NestFactory.create on @nestjs/platform-express or @nestjs/platform-fastify`,
   );
   return noop;
 }
