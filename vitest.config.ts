@@ -6,6 +6,13 @@ import { defineConfig } from 'vitest/config';
 const root = dirname(fileURLToPath(import.meta.url));
 const requireFromExpress = createRequire(`${root}/packages/express/package.json`);
 const requireFromFastify = createRequire(`${root}/packages/fastify/package.json`);
+const requireFromNest11 = createRequire(`${root}/packages/nestjs/test/nest11/package.json`);
+const nest11 = Object.fromEntries(
+  ['common', 'core', 'platform-express', 'platform-fastify', 'swagger'].map((name) => [
+    `@nestjs/${name}`,
+    dirname(requireFromNest11.resolve(`@nestjs/${name}/package.json`)),
+  ]),
+);
 
 // Tests run against the sources; the built packages are checked by publint, attw and the package smoke test.
 // The subpath first: Vite matches aliases in order, and '@routemeter/core' is a prefix of it.
@@ -46,6 +53,17 @@ export default defineConfig({
         extends: true,
         resolve: { alias: { ...sources, fastify: dirname(requireFromFastify.resolve('fastify4/package.json')) } },
         test: { name: 'fastify4', include: ['packages/fastify/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        resolve: { alias: { ...sources, '@routemeter/nestjs': `${root}/packages/nestjs/src/index.ts` } },
+        test: { name: 'nest12', include: ['packages/nestjs/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        // The same Nest tests against Nest 11 (packages/nestjs/test/nest11), the package's sources included.
+        resolve: { alias: { ...sources, '@routemeter/nestjs': `${root}/packages/nestjs/src/index.ts`, ...nest11 } },
+        test: { name: 'nest11', include: ['packages/nestjs/test/**/*.test.ts'] },
       },
       {
         extends: true,

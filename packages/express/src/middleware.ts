@@ -1,7 +1,7 @@
 import type { Logger, RoutemeterOptions } from '@routemeter/core';
 import { closedStatus, createRecorder, onResponseClosed, writeScrape } from '@routemeter/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { unmeteredRoutes } from './route-order.js';
+import { isOnRouter, unmeteredRoutes } from './route-order.js';
 import { routeTemplate } from './route-template.js';
 
 /** Options of the Express middleware: every core option, typed with Express's request and response. */
@@ -112,8 +112,14 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
   return Object.assign(routemeterMiddleware, { close: recorder.close });
 }
 
-/** Once, at the first request: routes added before the middleware never reach it. */
+/** Once, at the first request: routes added before the middleware, or outside the one calling it, never reach it. */
 function warnOfUnmeteredRoutes(req: Request, middleware: RequestHandler, logger: Logger): void {
+  if (!isOnRouter(req.app, middleware)) {
+    logger.warn(
+      "routemeter: the middleware is called by another middleware, not added to the app (NestJS's `consumer.apply(routemeter()).forRoutes(…)` does this), so it records only the requests that one passes on and cannot serve metricsPath beyond them: with NestJS, import `RoutemeterModule.forRoot()` from @routemeter/nestjs; otherwise `app.use(routemeter())` before your routes",
+    );
+    return;
+  }
   const unmetered = unmeteredRoutes(req.app, middleware);
   if (unmetered.length === 0) return;
   const examples = unmetered.slice(0, 3).join(', ');

@@ -16,6 +16,26 @@ export function unmeteredRoutes(app: unknown, middleware: unknown): string[] {
   return found;
 }
 
+/**
+ * Whether `middleware` is anywhere in the app's router tree. It is not when another middleware calls it
+ * (NestJS's `consumer.apply(routemeter()).forRoutes(…)` does): it then sees only what that one passes on.
+ */
+export function isOnRouter(app: unknown, middleware: unknown): boolean {
+  const express = app as ExpressApp | undefined;
+  const stack = (express?._router ?? express?.router)?.stack;
+  return !Array.isArray(stack) || holds(stack, middleware, new Set());
+}
+
+function holds(stack: readonly Layer[], middleware: unknown, seen: Set<readonly Layer[]>): boolean {
+  seen.add(stack);
+  for (const layer of stack) {
+    if ((layer.handle as unknown) === middleware) return true;
+    const inner = layer.route?.stack ?? layer.handle.stack;
+    if (Array.isArray(inner) && !seen.has(inner) && holds(inner, middleware, seen)) return true;
+  }
+  return false;
+}
+
 function collectRoutes(app: ExpressApp | undefined, layer: Layer, found: string[], seen: Set<Layer[]>): void {
   if (layer.route !== undefined) {
     const methods = Object.keys(layer.route.methods ?? {})

@@ -30,6 +30,7 @@ export interface Layer {
 export interface Route {
   path: PathPattern;
   methods?: Record<string, boolean>;
+  stack?: Layer[];
   [kTemplates]?: Templates;
 }
 

@@ -89,3 +89,40 @@ it('warns when a router was mounted before routemeter could record its mount pat
     "routemeter: route '*/:post' is reached through a router mounted before @routemeter/express was imported, so its mount path is labelled '*': import @routemeter/express before the modules that build your routers",
   ]);
 });
+
+it("warns once when another middleware calls it (NestJS's consumer.apply(routemeter()).forRoutes)", async () => {
+  const warnings: string[] = [];
+  const app = express();
+  const meter = routemeter({
+    registry: new Registry(),
+    defaultMetrics: false,
+    logger: { warn: (m) => warnings.push(m) },
+  });
+  app.use('/api', (req, res, next) => meter(req, res, next));
+  app.get('/api/users/:id', (_req, res) => {
+    res.send('user');
+  });
+  const port = await start(app);
+  await send(port, '/api/users/1');
+  await send(port, '/api/users/2');
+  expect(warnings).toEqual([
+    "routemeter: the middleware is called by another middleware, not added to the app (NestJS's `consumer.apply(routemeter()).forRoutes(…)` does this), so it records only the requests that one passes on and cannot serve metricsPath beyond them: with NestJS, import `RoutemeterModule.forRoot()` from @routemeter/nestjs; otherwise `app.use(routemeter())` before your routes",
+  ]);
+  expect((await send(port, '/metrics')).status).toBe(404);
+});
+
+it('does not warn when it is on a router of the app', async () => {
+  const warnings: string[] = [];
+  const app = express();
+  const router = express.Router();
+  router.use(
+    routemeter({ registry: new Registry(), defaultMetrics: false, logger: { warn: (m) => warnings.push(m) } }),
+  );
+  router.get('/users/:id', (_req, res) => {
+    res.send('user');
+  });
+  app.use('/v2', router);
+  const port = await start(app);
+  expect((await send(port, '/v2/users/1')).status).toBe(200);
+  expect(warnings).toEqual([]);
+});
