@@ -136,8 +136,11 @@ try {
   const tty = process.stdout.isTTY;
   let lastPrinted = -Infinity;
   const clustered = stack.services.find((s) => s.scrapePort !== s.port);
-  faults = clusterFaults?.scheduleFaults(clustered, duration * 1000, (line) =>
-    console.log(`${tty ? '\n' : ''}  ${line}`),
+  faults = clusterFaults?.scheduleFaults(
+    clustered,
+    duration * 1000,
+    (line) => console.log(`${tty ? '\n' : ''}  ${line}`),
+    () => clusterFaults.freezeSeen(stack.prometheus, clustered),
   );
   const result = await sendTraffic(stack.services, {
     durationMs: duration * 1000,

@@ -3,6 +3,8 @@
 import { clusterWorkers } from './stack.mjs';
 
 const FREEZE_MS = 2500;
+/** How long a freeze may be drawn out while Prometheus has not yet seen it (scrapes and rule evaluations race it). */
+const FREEZE_MAX_MS = 8000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -18,10 +20,12 @@ function signal(pid, name) {
 /**
  * At 30% of the traffic, freezes one worker with SIGSTOP for 2.5 s (past the primary's 500 ms timeout: it is
  * served stale); at 60%, SIGKILLs another one (the primary starts a new worker, from zero). `log` gets a line
- * per fault. Returns the faults done so far (`events`), `done` (resolves after the last one), and `cancel()`,
- * which also thaws a frozen worker: a stopped process cannot be stopped.
+ * per fault. The freeze lasts until `seen()` resolves true too (at most 8 s), so that Prometheus has scraped and
+ * evaluated the frozen state however the scrapes fall. Returns the faults done so far (`events`), `done`
+ * (resolves after the last one), and `cancel()`, which also thaws a frozen worker: a stopped process cannot be
+ * stopped.
  */
-export function scheduleFaults(service, durationMs, log) {
+export function scheduleFaults(service, durationMs, log, seen = async () => true) {
   const started = Date.now();
   const events = [];
   const freezeMs = Math.min(FREEZE_MS, durationMs * 0.25);
@@ -38,10 +42,16 @@ export function scheduleFaults(service, durationMs, log) {
     const [victim] = clusterWorkers(service);
     if (cancelled || victim === undefined || !signal(victim.pid, 'SIGSTOP')) return;
     frozen = victim;
-    events.push({ what: 'frozen', ...victim, at: seconds() });
-    log(`${seconds()}: worker ${victim.id} (pid ${victim.pid}) frozen with SIGSTOP for ${freezeMs / 1000} s`);
+    const freeze = { what: 'frozen', ...victim, at: seconds(), forMs: freezeMs };
+    events.push(freeze);
+    log(
+      `${seconds()}: worker ${victim.id} (pid ${victim.pid}) frozen with SIGSTOP for ${freezeMs / 1000} s (longer until Prometheus has seen it)`,
+    );
+    const frozenAt = Date.now();
     await sleep(freezeMs);
+    while (!cancelled && Date.now() - frozenAt < FREEZE_MAX_MS && !(await seen().catch(() => false))) await sleep(250);
     thaw();
+    freeze.forMs = Date.now() - frozenAt;
     await until(0.6);
     const killed = clusterWorkers(service).find((worker) => worker.id !== victim.id);
     if (cancelled || killed === undefined || !signal(killed.pid, 'SIGKILL')) return;
@@ -51,12 +61,19 @@ export function scheduleFaults(service, durationMs, log) {
   return {
     events,
     done,
-    freezeMs,
     cancel() {
       cancelled = true;
       thaw();
     },
   };
+}
+
+/** Whether Prometheus has the clustered service's not-answering alert pending (or firing): it saw the freeze. */
+export async function freezeSeen(prometheus, service) {
+  const alerts = await prometheus.query(
+    `ALERTS{alertname="RoutemeterClusterWorkersNotAnswering",job="${service.job}"}`,
+  );
+  return alerts.length > 0;
 }
 
 /** The lines that tell what Prometheus saw of the clustered service through the faults. */
@@ -78,7 +95,7 @@ export async function clusterReport(prometheus, service, faults, traffic) {
     `${service.job} ran as ${clusterWorkers(service).length} workers behind one primary (cluster.js), which Prometheus scraped:`,
     ...faults.events.map(
       (event) =>
-        `  ${event.at.padEnd(7)} worker ${event.id} ${event.what === 'frozen' ? `frozen for ${faults.freezeMs / 1000} s` : 'killed, and replaced'}`,
+        `  ${event.at.padEnd(7)} worker ${event.id} ${event.what === 'frozen' ? `frozen for ${(event.forMs / 1000).toFixed(1)} s` : 'killed, and replaced'}`,
     ),
     `Counter resets in http_requests_total: ${resets}${resets === 0 ? ' (through the freeze, the kill and the restart)' : ''}.`,
     `Requests counted: ${counted} of the ${answered} ${service.job} answered (${((counted / answered) * 100).toFixed(1)}%)` +
