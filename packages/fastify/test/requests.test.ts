@@ -2,7 +2,7 @@ import { routemeter } from '@routemeter/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, sendAndAbort } from '../../../test-kit/http.js';
+import { eventually, sendAndAbort, sendPipelinedAndClose } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
 import { type Served, serve, slowChunks } from './serve.js';
 
@@ -226,6 +226,34 @@ describe('aborts and timeouts (real server)', () => {
     });
     expect(sumOf(metrics, 'http_requests_total', { route: '/slow', tenant: 'acme' })).toBe(1);
     expect(replies).toEqual(['function']);
+  });
+
+  it('counts pipelined requests cut by the client once each, with label getters that throw and exemplars that return garbage', async () => {
+    const s = await start(
+      (app) => {
+        app.get('/slow/:id', (_request, reply) => {
+          setTimeout(() => reply.send('late'), 400);
+        });
+      },
+      {
+        labels: {
+          tenant: () => {
+            throw new Error('hostile getter');
+          },
+        },
+        exemplars: () => ({ trace_id: 'x\u0000y', 'bad name': 1 }) as unknown as Record<string, string>,
+        logger: { warn: () => {} },
+      },
+    );
+    await sendPipelinedAndClose(s.port, ['/slow/1', '/slow/2', '/slow/3'], 100);
+    await eventually(async () => {
+      expect(counts(await s.scrape())).toEqual({ 'GET /slow/:id 499': 3 });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const metrics = await s.scrape();
+    expect(counts(metrics)).toEqual({ 'GET /slow/:id 499': 3 });
+    expect(sumOf(metrics, 'http_requests_total', { tenant: '' })).toBe(3);
+    expect((await s.send('/metrics', { headers: { accept: 'application/openmetrics-text' } })).status).toBe(200);
   });
 
   it('keeps the in-flight gauge exact across finished, failed, aborted and unmatched requests', async () => {
