@@ -4,9 +4,8 @@
 // process pinned to the server core and take turns in every batch (order shuffled); the added CPU µs per
 // request is the paired difference with the same batch's bare app, its median and bootstrap 95% interval.
 // `runInProcess` runs this file as its own process; it prints JSON on stdout.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { pinned, SERVER_CORE } from './lib/child.mjs';
+import { runPinnedJson } from './lib/child.mjs';
 import { bootstrapMedian, fmt, median, random, shuffle, table } from './lib/stats.mjs';
 import { requestPaths, startVariant, VARIANTS } from './lib/variants.mjs';
 
@@ -60,25 +59,10 @@ async function measureAll({ batches, requests }) {
 }
 
 /** Runs the cross-check in its own process on the server core. */
-export function runInProcess({ batches, requests }) {
-  const self = fileURLToPath(import.meta.url);
-  const args = [self, '--worker', String(batches), String(requests)];
-  const [command, argv] = pinned
-    ? ['taskset', ['-c', String(SERVER_CORE), process.execPath, ...args]]
-    : [process.execPath, args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve({ batches, requests, variants: JSON.parse(out) })
-        : reject(new Error(`in-process bench exited with ${code}`)),
-    );
-  });
+export async function runInProcess({ batches, requests }) {
+  const args = ['--worker', String(batches), String(requests)];
+  const variants = await runPinnedJson(fileURLToPath(import.meta.url), args, 'in-process bench');
+  return { batches, requests, variants };
 }
 
 /** Beside the socket figures of the overhead bench, when it ran. */

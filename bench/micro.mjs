@@ -2,9 +2,8 @@
 // Calls core's meters directly (as the adapters do) and, for scale, prom-client used the way the peers
 // use it (a label object per request) and at its best (labels() children resolved once).
 // `runMicro` runs this file as its own process pinned to the server core; it prints JSON on stdout.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { pinned, SERVER_CORE } from './lib/child.mjs';
+import { runPinnedJson } from './lib/child.mjs';
 import { random } from './lib/load.mjs';
 import { fmt, median, table } from './lib/stats.mjs';
 
@@ -164,25 +163,10 @@ async function measureAll({ iterations, batches }) {
 }
 
 /** Runs the micro bench in its own process on the server core. */
-export function runMicro({ iterations, batches }) {
-  const self = fileURLToPath(import.meta.url);
-  const args = [self, '--worker', String(iterations), String(batches)];
-  const [command, argv] = pinned
-    ? ['taskset', ['-c', String(SERVER_CORE), process.execPath, ...args]]
-    : [process.execPath, args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve({ iterations, batches, mixSize: MIX_SIZE, cases: JSON.parse(out) })
-        : reject(new Error(`micro bench exited with ${code}`)),
-    );
-  });
+export async function runMicro({ iterations, batches }) {
+  const args = ['--worker', String(iterations), String(batches)];
+  const cases = await runPinnedJson(fileURLToPath(import.meta.url), args, 'micro bench');
+  return { iterations, batches, mixSize: MIX_SIZE, cases };
 }
 
 export function microTable({ cases }) {

@@ -12,6 +12,28 @@ export const SERVER_CORE = cores - 1;
 export const LOAD_CORE = 0;
 export const pinned = hasTaskset && cores >= 2;
 
+/**
+ * Runs a bench script as its own process pinned to the server core and resolves with the JSON it prints on
+ * stdout (its `--worker` mode).
+ */
+export function runPinnedJson(script, args, what) {
+  const all = [script, ...args];
+  const [command, argv] = pinned
+    ? ['taskset', ['-c', String(SERVER_CORE), process.execPath, ...all]]
+    : [process.execPath, all];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${what} exited with ${code}`)),
+    );
+  });
+}
+
 /** Pins this process (all its threads) to the load generator's core. */
 export function pinSelf() {
   if (!pinned) return false;
