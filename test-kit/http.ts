@@ -1,5 +1,6 @@
 import { request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { Readable } from 'node:stream';
 
 export interface Reply {
   readonly status: number;
@@ -85,5 +86,20 @@ export function sendPipelinedAndClose(port: number, paths: readonly string[], cl
     socket.on('data', () => {});
     socket.on('error', reject);
     socket.on('close', () => resolve());
+  });
+}
+
+/** A body that yields `chunk 1\n` … `chunk <count>\n`, one every `intervalMs`: a streamed response. */
+export function slowChunks(count: number, intervalMs: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      sent += 1;
+      if (sent > count) this.push(null);
+      else {
+        const chunk = `chunk ${sent}\n`;
+        setTimeout(() => this.push(chunk), intervalMs);
+      }
+    },
   });
 }

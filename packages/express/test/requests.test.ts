@@ -1,9 +1,8 @@
-import { Readable } from 'node:stream';
 import { routemeter } from '@routemeter/express';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, sendAndAbort } from '../../../test-kit/http.js';
+import { eventually, sendAndAbort, slowChunks } from '../../../test-kit/http.js';
 import { labelValues, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
 import { type Served, sendAll, serve } from './serve.js';
 
@@ -112,15 +111,7 @@ describe('timing', () => {
   it('times a streamed response to its last byte', async () => {
     served = await serve((app) => {
       app.get('/stream', (_req, res) => {
-        let sent = 0;
-        const body = new Readable({
-          read() {
-            sent += 1;
-            if (sent > 4) this.push(null);
-            else setTimeout(() => this.push(`chunk ${sent}\n`), 60);
-          },
-        });
-        body.pipe(res);
+        slowChunks(4, 60).pipe(res);
       });
     });
     const reply = await served.send('/stream');

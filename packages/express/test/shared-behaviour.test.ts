@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import { Readable } from 'node:stream';
 import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
 import express from 'express';
 import { Registry } from 'prom-client';
@@ -10,7 +9,7 @@ import {
   describeAdapterBehaviour,
 } from '../../../test-kit/behaviour.js';
 import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
-import { close, listen } from '../../../test-kit/http.js';
+import { close, listen, slowChunks } from '../../../test-kit/http.js';
 
 const major =
   typeof (express.Router as unknown as { prototype?: { use?: unknown } }).prototype?.use === 'function' ? 5 : 4;
@@ -50,18 +49,8 @@ async function startStandardApp(options: ExpressRoutemeterOptions): Promise<Beha
     setTimeout(() => res.send('slow'), 400);
   });
   app.get('/stream', (_req, res) => {
-    let sent = 0;
     res.type('text/plain');
-    new Readable({
-      read() {
-        sent += 1;
-        if (sent > 4) this.push(null);
-        else {
-          const chunk = `chunk ${sent}\n`;
-          setTimeout(() => this.push(chunk), 60);
-        }
-      },
-    }).pipe(res);
+    slowChunks(4, 60).pipe(res);
   });
   // Errors are answered without logging them, to keep the test output readable.
   app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {

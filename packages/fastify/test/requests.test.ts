@@ -2,9 +2,9 @@ import { routemeter } from '@routemeter/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, sendAndAbort, sendPipelinedAndClose } from '../../../test-kit/http.js';
+import { eventually, sendAndAbort, sendPipelinedAndClose, slowChunks } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
-import { type Served, serve, slowChunks } from './serve.js';
+import { type Served, serve } from './serve.js';
 
 let served: Served[] = [];
 afterEach(async () => {

@@ -1,9 +1,8 @@
-import { Readable } from 'node:stream';
 import { type FastifyRoutemeterOptions, routemeter } from '@routemeter/fastify';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Registry } from 'prom-client';
 import type { BehaviourApp } from '../../../test-kit/behaviour.js';
-import { type Reply, send } from '../../../test-kit/http.js';
+import { type Reply, send, slowChunks } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition } from '../../../test-kit/metrics-text.js';
 
 export interface Served {
@@ -74,21 +73,6 @@ export async function injectAll(
     statuses.push((await app.inject({ method: method as 'GET', url })).statusCode);
   }
   return statuses;
-}
-
-/** A body that yields `chunk 1\n` … `chunk <count>\n`, one every `intervalMs`. */
-export function slowChunks(count: number, intervalMs: number): Readable {
-  let sent = 0;
-  return new Readable({
-    read() {
-      sent += 1;
-      if (sent > count) this.push(null);
-      else {
-        const chunk = `chunk ${sent}\n`;
-        setTimeout(() => this.push(chunk), intervalMs);
-      }
-    },
-  });
 }
 
 /** The standard route set of the shared behaviour table (test-kit/behaviour.ts), the Fastify way. */

@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream';
 import { Controller, Get, HttpCode, Param, Post, StreamableFile } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { type AdapterUnderTest, type BehaviourOptions, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
 import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
+import { slowChunks } from '../../../test-kit/http.js';
 import { type NestRoutemeterOptions, RoutemeterModule } from '../src/index.js';
 import { nestMajor, platforms, serveNest } from './serve.js';
 
@@ -49,18 +49,7 @@ class AppController {
 
   @Get('stream')
   stream() {
-    let sent = 0;
-    const body = new Readable({
-      read() {
-        sent += 1;
-        if (sent > 4) this.push(null);
-        else {
-          const chunk = `chunk ${sent}\n`;
-          setTimeout(() => this.push(chunk), 60);
-        }
-      },
-    });
-    return new StreamableFile(body, { type: 'text/plain' });
+    return new StreamableFile(slowChunks(4, 60), { type: 'text/plain' });
   }
 }
 
