@@ -63,16 +63,13 @@ export function requestHooks(
 
   return function hooksOf(route) {
     function finishOnce(request: FastifyRequest, reply: FastifyReply | null, statusCode: number, seconds: number) {
+      const counted = requestsInFlight && (request as StartedRequest)[kInFlight];
       markRecorded(request.raw);
-      if (!requestsInFlight) {
-        if (!isExcluded(request)) route.finish(request.method, statusCode, seconds, request, reply as FastifyReply);
-        return;
-      }
-      if ((request as StartedRequest)[kInFlight])
-        route.finish(request.method, statusCode, seconds, request, reply as FastifyReply);
-      // A hook before routemeter's answered before its onRequest counted the request in flight.
-      else if (!isExcluded(request))
+      if (!counted && isExcluded(request)) return;
+      // A hook before routemeter's may have answered before its onRequest counted the request in flight.
+      if (requestsInFlight && !counted)
         route.recordUnstarted(request.method, statusCode, seconds, request, reply as FastifyReply);
+      else route.finish(request.method, statusCode, seconds, request, reply as FastifyReply);
     }
     return {
       onResponse: function routemeterOnResponse(request, reply, next) {
