@@ -33,12 +33,14 @@ describe('docker-compose.yml', () => {
     expect(code).toBe(0);
   });
 
-  it('has the two services, Prometheus and Grafana, and every host path it mounts or builds from exists', async () => {
+  it('has the three services, Prometheus and Grafana, and every host path it mounts or builds from exists', async () => {
     // The normalized config: paths made absolute, one volume per line (`- /host/path:/container/path:ro`).
     const { code, stdout } = await compose('config');
     expect(code).toBe(0);
     const services = [...stdout.matchAll(/^ {2}([\w-]+):$/gm)].map((m) => m[1]);
-    expect(services).toEqual(expect.arrayContaining(['express-service', 'fastify-service', 'prometheus', 'grafana']));
+    expect(services).toEqual(
+      expect.arrayContaining(['express-service', 'fastify-service', 'nestjs-service', 'prometheus', 'grafana']),
+    );
 
     const mounts = [...stdout.matchAll(/^\s+- (\/[^:\n]+):(\/[^:\n]+)(?::\w+)?$/gm)].map((m) => m[1] as string);
     expect(mounts.sort()).toEqual(
@@ -53,7 +55,11 @@ describe('docker-compose.yml', () => {
 
     const contexts = [...stdout.matchAll(/^\s+context: (\S+)$/gm)].map((m) => m[1] as string);
     const dockerfiles = [...stdout.matchAll(/^\s+dockerfile: (\S+)$/gm)].map((m) => m[1] as string);
-    expect(dockerfiles.sort()).toEqual(['examples/express-service/Dockerfile', 'examples/fastify-service/Dockerfile']);
+    expect(dockerfiles.sort()).toEqual([
+      'examples/express-service/Dockerfile',
+      'examples/fastify-service/Dockerfile',
+      'examples/nestjs-service/Dockerfile',
+    ]);
     for (const [i, context] of contexts.entries()) {
       expect(existsSync(join(context, dockerfiles[i] as string)), dockerfiles[i]).toBe(true);
       // The context is the workspace root: the lockfile the Dockerfiles install from is there.
@@ -66,12 +72,17 @@ describe('docker-compose.yml', () => {
     const services = [...stdout.matchAll(/^ {2}([\w-]+):$/gm)].map((m) => m[1]);
     const prometheusYml = await readFile(join(ROOT, 'examples/prometheus/prometheus.yml'), 'utf8');
     const targets = [...prometheusYml.matchAll(/targets: \[["']([^"']+)["']\]/g)].map((m) => m[1] as string);
-    expect(targets.sort()).toEqual(['express-service:3000', 'fastify-service:3000', 'localhost:9090']);
+    expect(targets.sort()).toEqual([
+      'express-service:3000',
+      'fastify-service:3000',
+      'localhost:9090',
+      'nestjs-service:3000',
+    ]);
     for (const target of targets.filter((t) => !t.startsWith('localhost:'))) {
       expect(services).toContain(target.split(':')[0]);
     }
     // Each service listens on PORT=3000 inside the network.
-    expect(stdout.match(/PORT: '3000'/g)?.length).toBe(2);
+    expect(stdout.match(/PORT: '3000'/g)?.length).toBe(3);
     const datasource = await readFile(join(ROOT, 'examples/grafana/provisioning/datasources/prometheus.yml'), 'utf8');
     expect(datasource).toMatch(/url: http:\/\/prometheus:9090$/m);
     expect(services).toContain('prometheus');

@@ -1,4 +1,4 @@
-// `npm run demo` itself, short: it prints the RED table for both services and every route, and any alerts,
+// `npm run demo` itself, short: it prints the RED table for every service and every route, and any alerts,
 // and leaves nothing running. Ctrl-C in the middle stops every child and frees every port.
 // `--from-source` runs the services on the TypeScript sources, so the test neither needs nor rebuilds dist/.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -40,7 +40,7 @@ function runDemo(...args: string[]): Run {
 const printedPorts = (output: string) => [...output.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
 
 describe('npm run demo', () => {
-  it('--duration 5 prints the RED table of both services and every route, then stops everything', async () => {
+  it('--duration 5 prints the RED table of every service and every route, then stops everything', async () => {
     const run = runDemo('--duration', '5');
     const { code } = await run.exited;
     const output = run.output();
@@ -70,7 +70,7 @@ describe('npm run demo', () => {
     expect(output).toMatch(/^Alerts/m);
 
     const ports = printedPorts(output);
-    expect(ports.length).toBe(3);
+    expect(ports.length).toBe(SERVICES.length + 1);
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   }, 120_000);
 
@@ -91,7 +91,7 @@ describe('npm run demo', () => {
     const counted = /Requests counted: (\d+) of the (\d+) express-service answered/.exec(output);
     expect(Math.abs(Number(counted?.[1]) / Number(counted?.[2]) - 1), output).toBeLessThan(0.1);
     const ports = printedPorts(output);
-    expect(ports.length).toBe(3);
+    expect(ports.length).toBe(SERVICES.length + 1);
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   }, 120_000);
 
@@ -103,7 +103,7 @@ describe('npm run demo', () => {
     }
     expect(run.output()).toContain('> send traffic');
     const ports = printedPorts(run.output());
-    expect(ports.length).toBe(3);
+    expect(ports.length).toBe(SERVICES.length + 1);
     const interrupted = Date.now();
     process.kill(-(run.child.pid as number), 'SIGINT'); // what a terminal's Ctrl-C does: the whole group
     const { code } = await run.exited;

@@ -1,4 +1,4 @@
-// End to end: both example services (from the sources) and a real Prometheus running the example config and
+// End to end: the example services (from the sources) and a real Prometheus running the example config and
 // rules, with bounded traffic. Prometheus must count exactly what was sent, per service and route; the recording
 // rules must evaluate; every query of the Grafana dashboard must run and return data.
 import { readFile } from 'node:fs/promises';
@@ -119,10 +119,10 @@ describe('the example stack', () => {
     }
 
     const dashboardFile = join(EXAMPLES, 'grafana', 'dashboards', 'routemeter.json');
-    /** What Grafana would send with both jobs and every route selected. */
+    /** What Grafana would send with every job and route selected. */
     const substitute = (expr: string) =>
       expr
-        .replaceAll('$job', '(express-service|fastify-service)')
+        .replaceAll('$job', '(express-service|fastify-service|nestjs-service)')
         .replaceAll('$route', '.+')
         .replaceAll('$__rate_interval', '30s')
         .replaceAll('$__interval', '5s');
@@ -147,7 +147,7 @@ describe('the example stack', () => {
       }
     });
 
-    it('the job and route variables list both services and every route', async () => {
+    it('the job and route variables list every service and every route', async () => {
       const dashboard = JSON.parse(await readFile(dashboardFile, 'utf8'));
       const variables = Object.fromEntries(
         dashboard.templating.list.map((v: { name: string; query: string }) => [v.name, v.query]),
@@ -159,7 +159,7 @@ describe('the example stack', () => {
         const { api } = stack.prometheus;
         return api(`/api/v1/label/${label}/values?match[]=${encodeURIComponent(substitute(selector))}`);
       };
-      expect(await labelValues(variables.job)).toEqual(['express-service', 'fastify-service']);
+      expect(await labelValues(variables.job)).toEqual(['express-service', 'fastify-service', 'nestjs-service']);
       expect(await labelValues(variables.route)).toEqual(
         expect.arrayContaining(['#unmatched', '/orders', '/orgs/:org/repos/:repo', '/slow', '/stream', '/users/:id']),
       );

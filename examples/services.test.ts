@@ -6,12 +6,19 @@ import { eventually, send } from '../test-kit/http.ts';
 import { parseExposition, sampleValue, sumOf } from '../test-kit/metrics-text.ts';
 import { freePort, isListening, SERVICES, startService } from './lib/stack.mjs';
 
-for (const service of SERVICES) {
-  describe(service.job, () => {
+// The Nest example runs on either of Nest's platforms; the default (Express) is in SERVICES.
+const NESTJS = SERVICES.find((s) => s.job === 'nestjs-service');
+const RUNS = [
+  ...SERVICES.map((service) => ({ name: service.job, service, env: {} })),
+  ...(NESTJS ? [{ name: 'nestjs-service on platform-fastify', service: NESTJS, env: { PLATFORM: 'fastify' } }] : []),
+];
+
+for (const { name, service, env } of RUNS) {
+  describe(name, () => {
     it('serves every route, labels each by its template, and stops cleanly on SIGTERM', async () => {
       const port = await freePort();
       // FAIL_RATE=0: /orders fails only when asked to (?fail=1), so the counts below are exact.
-      const running = await startService(service, { port, source: true, env: { FAIL_RATE: '0' } });
+      const running = await startService(service, { port, source: true, env: { ...env, FAIL_RATE: '0' } });
       try {
         const get = (path: string) => send(port, path);
         expect((await get('/users/7')).status).toBe(200);
@@ -65,7 +72,7 @@ for (const service of SERVICES) {
 
     it('finishes a request in progress before exiting on SIGTERM', async () => {
       const port = await freePort();
-      const running = await startService(service, { port, source: true });
+      const running = await startService(service, { port, source: true, env });
       const slow = send(port, '/slow?ms=600');
       // SIGTERM once the server is handling it: the in-flight gauge says so (scrapes are not counted in it).
       await eventually(async () => {

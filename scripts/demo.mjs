@@ -61,7 +61,9 @@ if (!args['no-build'] && !args['from-source']) {
   pnpm(['--recursive', '--filter', './packages/*', 'run', 'build']);
 } else if (!args['from-source']) {
   const root = new URL('..', import.meta.url).pathname;
-  const missing = ['core', 'express', 'fastify'].filter((p) => !existsSync(join(root, 'packages', p, 'dist')));
+  const missing = ['core', 'express', 'fastify', 'nestjs'].filter(
+    (p) => !existsSync(join(root, 'packages', p, 'dist')),
+  );
   if (missing.length > 0) {
     console.error(`--no-build: packages ${missing.join(', ')} are not built; run 'npm run build' first`);
     process.exit(1);
@@ -121,7 +123,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 try {
   step(
-    `start both example services${args.cluster ? ` (express-service as a cluster of ${CLUSTER_WORKERS} workers)` : ''} ` +
+    `start the example services${args.cluster ? ` (express-service as a cluster of ${CLUSTER_WORKERS} workers)` : ''} ` +
       `and Prometheus on 127.0.0.1${args['from-source'] ? ' (from the sources)' : ''}`,
   );
   const stack = await startStack({

@@ -19,6 +19,7 @@ const SOURCE_TSCONFIG = join(ROOT, 'test-kit', 'examples-tsconfig.json');
 export const SERVICES = Object.freeze([
   { job: 'express-service', dir: join(EXAMPLES, 'express-service') },
   { job: 'fastify-service', dir: join(EXAMPLES, 'fastify-service') },
+  { job: 'nestjs-service', dir: join(EXAMPLES, 'nestjs-service') },
 ]);
 
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? 'prometheus';

@@ -39,7 +39,7 @@ describe('examples/prometheus', () => {
     try {
       const text = await renderPrometheusConfig({
         prometheusPort: 9999,
-        ports: { 'express-service': 3001, 'fastify-service': 3002 },
+        ports: { 'express-service': 3001, 'fastify-service': 3002, 'nestjs-service': 3003 },
       });
       expect(text).toContain('127.0.0.1:3001');
       expect(text).not.toContain('-service:3000');
