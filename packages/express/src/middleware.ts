@@ -53,6 +53,7 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
   const { metricsPath, recordScrapes, logger } = recorder.options;
   const excludes = recorder.options.exclude !== undefined;
   let checkedRouteOrder = false;
+  let warnedRecordedByAnother = false;
 
   function serveMetrics(req: Request, res: Response, next: NextFunction): void {
     // Late answers (a timeout middleware answered first, the client left) are dropped, not sent twice.
@@ -66,6 +67,12 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
 
   function routemeterMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (recording.has(res)) {
+      if (!warnedRecordedByAnother) {
+        warnedRecordedByAnother = true;
+        logger.warn(
+          'routemeter: a request reached this middleware already recorded by another routemeter (an earlier `app.use(routemeter())`, or RoutemeterModule in a Nest app): it is counted once, by the first, and the options of this one are not used: keep one routemeter per app',
+        );
+      }
       next();
       return;
     }

@@ -1,5 +1,6 @@
 import { RoutemeterOptionError, routemeter } from '@routemeter/express';
 import type express from 'express';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test-kit/http.js';
 import { labelValues, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
@@ -90,6 +91,28 @@ describe('Express adapter options', () => {
     const metrics = await served.scrape();
     expect(labelValues(metrics, 'http_requests_total', 'route')).toEqual(['#overflow', '#unmatched', '/users/:id']);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('a second routemeter on the app counts nothing twice and warns once that its options are not used', async () => {
+    const warnings: string[] = [];
+    const second = new Registry();
+    served = await serve(
+      (app) => {
+        app.use(routemeter({ registry: second, logger: { warn: (message) => warnings.push(message) } }));
+        routes(app);
+      },
+      { logger: { warn: (message) => warnings.push(message) } },
+    );
+    await sendAll(served, ['/users/1', '/users/2', '/nope']);
+    const metrics = await served.scrape();
+    expect(
+      sampleValue(metrics, 'http_requests_total', { method: 'GET', route: '/users/:id', status_code: '200' }),
+    ).toBe(2);
+    expect(sumOf(metrics, 'http_requests_total')).toBe(3);
+    expect(await second.getSingleMetricAsString('http_requests_total')).not.toMatch(/^http_requests_total\{/m);
+    expect(warnings).toEqual([
+      'routemeter: a request reached this middleware already recorded by another routemeter (an earlier `app.use(routemeter())`, or RoutemeterModule in a Nest app): it is counted once, by the first, and the options of this one are not used: keep one routemeter per app',
+    ]);
   });
 
   it('requestsInFlight: counts a request while it is being served', async () => {

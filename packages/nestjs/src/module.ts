@@ -1,4 +1,11 @@
-import { type DynamicModule, Inject, type InjectionToken, type ModuleMetadata, type Provider } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  type InjectionToken,
+  Module,
+  type ModuleMetadata,
+  type Provider,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { AnyRegistry, Logger } from '@routemeter/core';
 import type { ExpressRoutemeterOptions } from '@routemeter/express';
@@ -16,6 +23,7 @@ export const ROUTEMETER_OPTIONS: unique symbol = Symbol('routemeter.options');
 export const ROUTEMETER_REGISTRY: unique symbol = Symbol('routemeter.registry');
 
 const INSTALLED = Symbol('routemeter.installed');
+const CONFIGURED = Symbol('routemeter.configured');
 
 /**
  * Injects the registry routemeter records into (`options.registry`, or prom-client's global one).
@@ -66,6 +74,25 @@ export class RoutemeterModule {
     });
   }
 }
+
+// Nest adds a dynamic module's metadata to its class's: this provider is in every RoutemeterModule, and only
+// one imported without forRoot has no options to inject.
+Module({
+  providers: [
+    {
+      provide: CONFIGURED,
+      useFactory(options: NestRoutemeterOptions | undefined): boolean {
+        if (options === undefined) {
+          console.warn(
+            'routemeter: RoutemeterModule is imported without options, so it installs nothing and records no request: import `RoutemeterModule.forRoot()` (or `forRootAsync(…)`)',
+          );
+        }
+        return options !== undefined;
+      },
+      inject: [{ token: ROUTEMETER_OPTIONS, optional: true }],
+    },
+  ],
+})(RoutemeterModule);
 
 function moduleWith(imports: NonNullable<ModuleMetadata['imports']>, options: Provider): DynamicModule {
   return {

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { routemeter as expressRoutemeter } from '@routemeter/express';
 import { routemeter as fastifyRoutemeter } from '@routemeter/fastify';
 import { Registry } from 'prom-client';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { countsOf, parseExposition } from '../../../test-kit/metrics-text.js';
 import { RoutemeterModule } from '../src/index.js';
 import { nestMajor, serveNest } from './serve.js';
@@ -78,4 +78,58 @@ it(`nest${nestMajor}: RoutemeterModule in an app with no HTTP server warns that 
   expect(warnings).toEqual([
     'routemeter: RoutemeterModule records HTTP requests of Express and Fastify apps, and this app is not an HTTP app (NestFactory.createApplicationContext or createMicroservice): nothing is recorded; remove RoutemeterModule, or create the app with NestFactory.create on @nestjs/platform-express or @nestjs/platform-fastify',
   ]);
+});
+
+it(`nest${nestMajor}: importing RoutemeterModule without forRoot warns, naming forRoot`, async () => {
+  const warned: unknown[][] = [];
+  const spy = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => {
+    warned.push(args);
+  });
+  try {
+    const app = await serveNest('express', { imports: [RoutemeterModule], controllers: [Users] });
+    try {
+      expect((await app.send('/users/1')).status).toBe(200);
+      expect((await app.send('/metrics')).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+    expect(warned).toEqual([
+      [
+        'routemeter: RoutemeterModule is imported without options, so it installs nothing and records no request: import `RoutemeterModule.forRoot()` (or `forRootAsync(…)`)',
+      ],
+    ]);
+    // forRoot, the right way, warns of nothing.
+    warned.length = 0;
+    const right = await serveNest('express', {
+      imports: [RoutemeterModule.forRoot({ registry: new Registry(), defaultMetrics: false })],
+      controllers: [Users],
+    });
+    await right.close();
+    expect(warned).toEqual([]);
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+it(`nest${nestMajor}: RoutemeterModule and app.use(routemeter()) on platform-express: counted once, the second warns`, async () => {
+  const warnings: string[] = [];
+  const logger = { warn: (message: string) => warnings.push(message) };
+  const registry = new Registry();
+  const app = await serveNest(
+    'express',
+    { imports: [RoutemeterModule.forRoot({ registry, defaultMetrics: false, logger })], controllers: [Users] },
+    (nest) => {
+      nest.use(expressRoutemeter({ registry: new Registry(), defaultMetrics: false, logger }));
+    },
+  );
+  try {
+    await app.send('/users/1');
+    await app.send('/users/2');
+    expect(countsOf(await app.scrape())).toEqual({ 'GET /users/:id 200': 2 });
+    expect(warnings).toEqual([
+      'routemeter: a request reached this middleware already recorded by another routemeter (an earlier `app.use(routemeter())`, or RoutemeterModule in a Nest app): it is counted once, by the first, and the options of this one are not used: keep one routemeter per app',
+    ]);
+  } finally {
+    await app.close();
+  }
 });
