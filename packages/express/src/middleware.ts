@@ -2,7 +2,7 @@ import type { Logger, RoutemeterOptions } from '@routemeter/core';
 import { closedStatus, createRecorder, onResponseClosed, writeScrape } from '@routemeter/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { isOnRouter, unmeteredRoutes } from './route-order.js';
-import { routeTemplate } from './route-template.js';
+import { mountTemplate, routeTemplate } from './route-template.js';
 
 /** Options of the Express middleware: every core option, typed with Express's request and response. */
 export type ExpressRoutemeterOptions = RoutemeterOptions<Request, Response>;
@@ -102,15 +102,13 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
     // One listener sees finished and abandoned responses alike; the state it needs lives in this closure
     // (cheaper than properties on the re-prototyped `res`, see above).
     onResponseClosed(req, res, function routemeterRecord() {
-      // A recorded scrape has no route: it is labelled with metricsPath itself.
-      const route = isScrape ? (metricsPath as string) : routeTemplate(req, logger);
-      methodRecorder.finish(
-        route,
-        closedStatus(res.headersSent, res.statusCode),
-        (performance.now() - start) / 1000,
-        req,
-        res,
-      );
+      const statusCode = closedStatus(res.headersSent, res.statusCode);
+      // A recorded scrape has no route: it is labelled with metricsPath itself. A 404 outside any route
+      // is `#unmatched` even from a mount (express.static's miss), so scans never make labels.
+      const route = isScrape
+        ? (metricsPath as string)
+        : (routeTemplate(req, logger) ?? (statusCode === 404 ? undefined : mountTemplate(req)));
+      methodRecorder.finish(route, statusCode, (performance.now() - start) / 1000, req, res);
     });
     if (isScrape) serveMetrics(req, res, next);
     else next();

@@ -14,6 +14,7 @@ import type { Logger } from '@routemeter/core';
 const kMountPath = Symbol('routemeter.mountPath');
 const kTemplates = Symbol('routemeter.templates');
 const kRecording = Symbol('routemeter.recordingMountPaths');
+const kMounts = Symbol('routemeter.mounts');
 
 type PathPattern = string | RegExp | readonly PathPattern[];
 
@@ -39,6 +40,7 @@ export interface ExpressApp {
   router?: { stack: Layer[] };
   mountpath?: PathPattern;
   parent?: ExpressApp;
+  [kMounts]?: Mounts;
 }
 
 /** What a request reads to find its template; Express's own request has all of it. */
@@ -58,6 +60,15 @@ interface Candidate {
 
 /** A route reached one way has its template; one reached several ways keeps the candidates. */
 type Templates = string | readonly Candidate[];
+
+/** An app's mount points, and the label of each `req.baseUrl` seen so far (at most {@link MAX_MOUNT_URLS}). */
+interface Mounts {
+  readonly candidates: readonly Candidate[];
+  readonly byBaseUrl: Map<string, string | undefined>;
+}
+
+/** Mounts with parameters (`/files/:bucket`) have as many `req.baseUrl`s as clients send: the cache stops here. */
+const MAX_MOUNT_URLS = 1000;
 
 /**
  * The template of the route that handled the request, or undefined when no route matched. The first time
@@ -79,6 +90,63 @@ export function routeTemplate(req: RoutedRequest, logger?: Logger): string | und
     }
   }
   return typeof templates === 'string' ? templates : pickByBaseUrl(templates, req.baseUrl ?? '');
+}
+
+/**
+ * The label of a response ended by middleware mounted on a path, outside any route (`express.static` at
+ * `/static`, a proxy at `/api`, a sub-app without routes): its mount pattern and a wildcard, `/static/*`.
+ * Express leaves `req.baseUrl` at the mount's matched text when the middleware answers instead of calling
+ * `next()`, and resets it when it passes the request on; so an empty one means no mount answered.
+ * The app's mount points are read from its router tree the first time, as routes are.
+ */
+export function mountTemplate(req: RoutedRequest): string | undefined {
+  const baseUrl = req.baseUrl;
+  if (baseUrl === undefined || baseUrl === '') return undefined;
+  const app = req.app as ExpressApp | undefined;
+  if (app === undefined) return undefined;
+  let mounts = app[kMounts];
+  if (mounts === undefined) {
+    mounts = { candidates: findMounts(app), byBaseUrl: new Map() };
+    app[kMounts] = mounts;
+  }
+  if (mounts.byBaseUrl.has(baseUrl)) return mounts.byBaseUrl.get(baseUrl);
+  const actual = segments(baseUrl);
+  const template = mounts.candidates.find((mount) => mountMatches(mount.mountSegments, actual))?.template;
+  if (mounts.byBaseUrl.size < MAX_MOUNT_URLS) mounts.byBaseUrl.set(baseUrl, template);
+  return template;
+}
+
+/** Every mount point under an app, deepest first (so `/api/static` is tried before `/api/:any`), labelled `<mount>/*`. */
+function findMounts(app: ExpressApp): Candidate[] {
+  const found: Candidate[] = [];
+  const router = app._router ?? app.router;
+  for (const appPrefix of appPrefixes(app)) {
+    if (router !== undefined) collectMounts(router.stack, appPrefix, found, new Set());
+  }
+  return found.sort((a, b) => b.mountSegments.length - a.mountSegments.length);
+}
+
+function collectMounts(stack: readonly Layer[], prefix: string, found: Candidate[], seen: Set<Layer[]>): void {
+  for (const layer of stack) {
+    if (layer.route !== undefined) continue;
+    const pattern = mountPattern(layer);
+    for (const mount of alternatives(pattern ?? UNKNOWN_MOUNT)) {
+      const path = joinPaths(prefix, mount);
+      if (path !== '/' && path !== '') {
+        found.push({
+          mountSegments: segments(path),
+          template: joinPaths(path, '/*'),
+          unknownMount: pattern === undefined,
+        });
+      }
+      const inner = layer.handle.stack;
+      if (Array.isArray(inner) && !seen.has(inner)) {
+        seen.add(inner);
+        collectMounts(inner, path, found, seen);
+        seen.delete(inner);
+      }
+    }
+  }
 }
 
 /** The route's full template, the first one if it is reached several ways. */
