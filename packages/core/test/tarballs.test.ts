@@ -1,9 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Every package under packages/, packed as a release packs it (the pinned pnpm's `pack`, which rewrites
 // `workspace:` ranges), and read back from the tarball. Needs the built dist/ (npm test builds first).
@@ -36,7 +46,17 @@ function exportTargets(exports: unknown): string[] {
   return Object.values(exports).flatMap(exportTargets);
 }
 
-function pack(dir: string): { manifest: Manifest; files: string[] } {
+interface Packed {
+  tarball: string;
+  manifest: Manifest;
+  files: string[];
+}
+const packed = new Map<string, Packed>();
+
+/** Packs a package once; the scratch app below installs the same tarballs. */
+function pack(dir: string): Packed {
+  const done = packed.get(dir);
+  if (done !== undefined) return done;
   const before = new Set(readdirSync(out));
   execFileSync(process.execPath, [pnpm, '--dir', dir, 'pack', '--pack-destination', out], { stdio: 'pipe' });
   const tarball = readdirSync(out).find((name) => !before.has(name) && name.endsWith('.tgz'));
@@ -47,7 +67,9 @@ function pack(dir: string): { manifest: Manifest; files: string[] } {
     .filter(Boolean)
     .map((name) => name.replace(/^package\//, ''));
   const manifest = JSON.parse(execFileSync('tar', ['-xzOf', path, 'package/package.json'], { encoding: 'utf8' }));
-  return { manifest, files };
+  const result = { tarball: path, manifest, files };
+  packed.set(dir, result);
+  return result;
 }
 
 describe.each(packages)('packages/%s as published', (name) => {
@@ -85,4 +107,177 @@ describe.each(packages)('packages/%s as published', (name) => {
     }
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
   });
+});
+
+// The tarballs installed into a scratch app outside the workspace, as npm installs them (each unpacked into
+// node_modules), with only what each manifest declares beside them: the dependencies and peers it names,
+// linked from the workspace (no registry needed). Then the app runs a request through every adapter as ES
+// modules and as CommonJS, and type-checks against the packed types with `nodenext` and `bundler` resolution.
+describe('the tarballs in a scratch app', () => {
+  const app = mkdtempSync(join(tmpdir(), 'routemeter-scratch-app-'));
+  afterAll(() => rmSync(app, { recursive: true, force: true }));
+  /** What the app itself imports, besides @routemeter/*: from the package that tests with it. */
+  const appDependencies: Record<string, string> = {
+    '@nestjs/platform-express': 'nestjs',
+    '@nestjs/platform-fastify': 'nestjs',
+    'reflect-metadata': 'nestjs',
+    rxjs: 'nestjs',
+    '@types/express': 'express',
+  };
+
+  function link(name: string, fromPackage: string): void {
+    const target = join(app, 'node_modules', name);
+    if (existsSync(target)) return;
+    const source = join(root, 'packages', fromPackage, 'node_modules', name);
+    const resolved = existsSync(source) ? source : join(root, 'node_modules', name);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(realpathSync(resolved), target, 'dir');
+  }
+
+  beforeAll(() => {
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true }));
+    for (const name of packages) {
+      const { tarball, manifest } = pack(join(root, 'packages', name));
+      const into = join(app, 'node_modules', manifest.name);
+      mkdirSync(into, { recursive: true });
+      execFileSync('tar', ['-xzf', tarball, '-C', into, '--strip-components=1']);
+      const needs = { ...manifest.dependencies, ...manifest.peerDependencies };
+      for (const dependency of Object.keys(needs)) {
+        if (!dependency.startsWith('@routemeter/') && dependency !== '@opentelemetry/api') link(dependency, name);
+      }
+    }
+    for (const [dependency, fromPackage] of Object.entries(appDependencies)) link(dependency, fromPackage);
+    link('@types/node', 'core');
+  }, 120_000);
+
+  const requests = `
+const line = (text) => text.split('\\n').find((l) => l.startsWith('http_requests_total{'));
+const scrape = async (base) => {
+  await fetch(base + '/users/7');
+  return line(await (await fetch(base + '/metrics')).text());
+};
+const seen = {};
+{
+  const app = express();
+  app.use(expressRoutemeter({ registry: new prom.Registry(), defaultMetrics: false }));
+  app.get('/users/:id', (req, res) => res.send('user'));
+  const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  seen.express = await scrape('http://127.0.0.1:' + server.address().port);
+  server.close();
+}
+{
+  const app = fastify();
+  await app.register(fastifyRoutemeter, { registry: new prom.Registry(), defaultMetrics: false });
+  app.get('/users/:id', async () => 'user');
+  seen.fastify = await scrape(await app.listen({ port: 0, host: '127.0.0.1' }));
+  await app.close();
+}
+class Users { get() { return 'user'; } }
+nest.Get(':id')(Users.prototype, 'get', Object.getOwnPropertyDescriptor(Users.prototype, 'get'));
+nest.Controller('users')(Users);
+for (const [platform, Adapter] of [['express', ExpressAdapter], ['fastify', FastifyAdapter]]) {
+  class App {}
+  nest.Module({ imports: [RoutemeterModule.forRoot({ registry: new prom.Registry(), defaultMetrics: false })], controllers: [Users] })(App);
+  const app = await NestFactory.create(App, new Adapter(), { logger: false });
+  await app.listen(0, '127.0.0.1');
+  seen['nest-' + platform] = await scrape('http://127.0.0.1:' + app.getHttpServer().address().port);
+  await app.close();
+}
+const server = await serveMetrics({ registry: new prom.Registry(), port: 0, host: '127.0.0.1' });
+seen.serveMetrics = typeof server.close === 'function' && typeof createRecorder === 'function';
+await server.close();
+console.log(JSON.stringify(seen));
+`;
+  const expected = {
+    express: 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
+    fastify: 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
+    'nest-express': 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
+    'nest-fastify': 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
+    serveMetrics: true,
+  };
+  const run = (file: string, source: string) => {
+    writeFileSync(join(app, file), source);
+    return JSON.parse(execFileSync(process.execPath, [file], { cwd: app, encoding: 'utf8', timeout: 60_000 }));
+  };
+
+  it('runs a request through every adapter as ES modules', () => {
+    const esm = `import 'reflect-metadata';
+import express from 'express';
+import fastify from 'fastify';
+import * as prom from 'prom-client';
+import * as nest from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { serveMetrics } from '@routemeter/core';
+import { createRecorder } from '@routemeter/core/adapter';
+import { routemeter as expressRoutemeter } from '@routemeter/express';
+import fastifyRoutemeter from '@routemeter/fastify';
+import { RoutemeterModule } from '@routemeter/nestjs';
+${requests}`;
+    expect(run('app.mjs', esm)).toEqual(expected);
+  }, 90_000);
+
+  it('runs a request through every adapter as CommonJS', () => {
+    const cjs = `require('reflect-metadata');
+const express = require('express');
+const fastify = require('fastify');
+const prom = require('prom-client');
+const nest = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { ExpressAdapter } = require('@nestjs/platform-express');
+const { FastifyAdapter } = require('@nestjs/platform-fastify');
+const { serveMetrics } = require('@routemeter/core');
+const { createRecorder } = require('@routemeter/core/adapter');
+const { routemeter: expressRoutemeter } = require('@routemeter/express');
+const { routemeter: fastifyRoutemeter } = require('@routemeter/fastify');
+const { RoutemeterModule } = require('@routemeter/nestjs');
+(async () => {
+${requests}
+})();`;
+    expect(run('app.cjs', cjs)).toEqual(expected);
+  }, 90_000);
+
+  it.each(['nodenext', 'bundler'])(
+    'type-checks a TypeScript app with moduleResolution %s',
+    (resolution) => {
+      const source = `import express, { type Request } from 'express';
+import { RoutemeterOptionError, serveMetrics } from '@routemeter/core';
+import { createRecorder } from '@routemeter/core/adapter';
+import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
+import fastifyRoutemeter, { type FastifyRoutemeterOptions } from '@routemeter/fastify';
+import { RoutemeterModule } from '@routemeter/nestjs';
+
+const options: ExpressRoutemeterOptions = { labels: { tenant: (req: Request) => req.get('x-tenant') ?? 'none' } };
+express().use(routemeter(options));
+// @ts-expect-error maxRoutes is a number: the packed types are read, not \`any\`.
+routemeter({ maxRoutes: 'many' });
+const fastifyOptions: FastifyRoutemeterOptions = { exclude: ['/health'] };
+RoutemeterModule.forRoot({ requestsInFlight: true });
+createRecorder<Request, unknown>(undefined).close();
+export { fastifyOptions, fastifyRoutemeter, RoutemeterOptionError, serveMetrics };
+`;
+      const dir = join(app, resolution);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'app.ts'), source);
+      const module = resolution === 'nodenext' ? 'nodenext' : 'esnext';
+      const compilerOptions = {
+        module,
+        moduleResolution: resolution,
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+        typeRoots: [join(app, 'node_modules', '@types')],
+      };
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['app.ts'] }));
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+      expect(result.stdout + result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    },
+    90_000,
+  );
 });
