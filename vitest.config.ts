@@ -70,6 +70,11 @@ export default defineConfig({
         resolve: { alias: sources },
         test: { name: 'examples', include: ['examples/**/*.test.ts'] },
       },
+      {
+        extends: true,
+        // The repository's own tooling: release, changesets, CI workflows.
+        test: { name: 'repo', include: ['scripts/**/*.test.ts'] },
+      },
     ],
   },
 });

@@ -58,7 +58,7 @@ if (!args['no-build'] && !args['from-source']) {
   const { ensureInstalled, pnpm } = await import('./lib/pnpm.mjs');
   step('install and build the packages');
   ensureInstalled();
-  pnpm(['--recursive', '--filter', './packages/*', 'run', 'build']);
+  pnpm(['--recursive', '--filter', './packages/*', 'run', 'build'], { quiet: true });
 } else if (!args['from-source']) {
   const root = new URL('..', import.meta.url).pathname;
   const missing = ['core', 'express', 'fastify', 'nestjs'].filter(

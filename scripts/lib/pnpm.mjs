@@ -33,11 +33,18 @@ function ensurePnpm() {
   ]);
 }
 
-/** Runs a command in the repository root and exits with its code if it fails. */
-export function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env, ...options });
+/**
+ * Runs a command in the repository root and exits with its code if it fails. `quiet: true` keeps its output
+ * to show only if it fails (a build that works has nothing to say).
+ */
+export function run(command, args, { quiet = false, ...options } = {}) {
+  const stdio = quiet ? 'pipe' : 'inherit';
+  const result = spawnSync(command, args, { cwd: root, stdio, env, encoding: 'utf8', ...options });
   if (result.error) throw result.error;
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  if (result.status !== 0) {
+    if (quiet) process.stderr.write(`${result.stdout}${result.stderr}`);
+    process.exit(result.status ?? 1);
+  }
 }
 
 export function pnpm(args, options) {
