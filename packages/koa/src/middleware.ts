@@ -28,7 +28,7 @@ const koaSizes: SizeReaders<Context, Context> = {
 
 /**
  * Responses being recorded, so that a second routemeter on the same request (on the app and on a router,
- * or in a mounted app, which has its own `ctx` for the same response) leaves it to the first.
+ * or in a mounted app) leaves it to the first. Keyed by the Node response, which every `ctx` made for it shares.
  */
 const recording = new WeakSet<ServerResponse>();
 
