@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 const root = dirname(fileURLToPath(import.meta.url));
 const requireFromExpress = createRequire(`${root}/packages/express/package.json`);
 const requireFromFastify = createRequire(`${root}/packages/fastify/package.json`);
+const requireFromKoa = createRequire(`${root}/packages/koa/package.json`);
 const requireFromNest11 = createRequire(`${root}/packages/nestjs/test/nest11/package.json`);
 const nest11 = Object.fromEntries(
   ['common', 'core', 'platform-express', 'platform-fastify', 'swagger'].map((name) => [
@@ -53,6 +54,23 @@ export default defineConfig({
         extends: true,
         resolve: { alias: { ...sources, fastify: dirname(requireFromFastify.resolve('fastify4/package.json')) } },
         test: { name: 'fastify4', include: ['packages/fastify/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        resolve: { alias: { ...sources, '@routemeter/koa': `${root}/packages/koa/src/index.ts` } },
+        test: { name: 'koa3', include: ['packages/koa/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        // The same Koa tests against Koa 2 (@koa/router does not load koa, so an alias reaches every use).
+        resolve: {
+          alias: {
+            ...sources,
+            '@routemeter/koa': `${root}/packages/koa/src/index.ts`,
+            koa: dirname(requireFromKoa.resolve('koa2/package.json')),
+          },
+        },
+        test: { name: 'koa2', include: ['packages/koa/test/**/*.test.ts'] },
       },
       {
         extends: true,
