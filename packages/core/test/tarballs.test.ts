@@ -122,7 +122,9 @@ describe('the tarballs in a scratch app', () => {
     '@nestjs/platform-fastify': 'nestjs',
     'reflect-metadata': 'nestjs',
     rxjs: 'nestjs',
+    '@koa/router': 'koa',
     '@types/express': 'express',
+    '@types/koa': 'koa',
   };
 
   function link(name: string, fromPackage: string): void {
@@ -172,6 +174,16 @@ const seen = {};
   seen.fastify = await scrape(await app.listen({ port: 0, host: '127.0.0.1' }));
   await app.close();
 }
+{
+  const app = new Koa();
+  app.use(koaRoutemeter({ registry: new prom.Registry(), defaultMetrics: false }));
+  const router = new Router();
+  router.get('/users/:id', (ctx) => { ctx.body = 'user'; });
+  app.use(router.routes());
+  const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  seen.koa = await scrape('http://127.0.0.1:' + server.address().port);
+  server.close();
+}
 class Users { get() { return 'user'; } }
 nest.Get(':id')(Users.prototype, 'get', Object.getOwnPropertyDescriptor(Users.prototype, 'get'));
 nest.Controller('users')(Users);
@@ -191,6 +203,7 @@ console.log(JSON.stringify(seen));
   const expected = {
     express: 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
     fastify: 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
+    koa: 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
     'nest-express': 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
     'nest-fastify': 'http_requests_total{method="GET",route="/users/:id",status_code="200"} 1',
     serveMetrics: true,
@@ -213,7 +226,10 @@ import { serveMetrics } from '@routemeter/core';
 import { createRecorder } from '@routemeter/core/adapter';
 import { routemeter as expressRoutemeter } from '@routemeter/express';
 import fastifyRoutemeter from '@routemeter/fastify';
+import { routemeter as koaRoutemeter } from '@routemeter/koa';
 import { RoutemeterModule } from '@routemeter/nestjs';
+import Koa from 'koa';
+import Router from '@koa/router';
 ${requests}`;
     expect(run('app.mjs', esm)).toEqual(expected);
   }, 90_000);
@@ -231,7 +247,10 @@ const { serveMetrics } = require('@routemeter/core');
 const { createRecorder } = require('@routemeter/core/adapter');
 const { routemeter: expressRoutemeter } = require('@routemeter/express');
 const { routemeter: fastifyRoutemeter } = require('@routemeter/fastify');
+const { routemeter: koaRoutemeter } = require('@routemeter/koa');
 const { RoutemeterModule } = require('@routemeter/nestjs');
+const Koa = require('koa');
+const Router = require('@koa/router');
 (async () => {
 ${requests}
 })();`;
@@ -246,6 +265,7 @@ import { RoutemeterOptionError, serveMetrics } from '@routemeter/core';
 import { createRecorder } from '@routemeter/core/adapter';
 import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
 import fastifyRoutemeter, { type FastifyRoutemeterOptions } from '@routemeter/fastify';
+import { type KoaRoutemeterOptions, routemeter as koaRoutemeter } from '@routemeter/koa';
 import { RoutemeterModule } from '@routemeter/nestjs';
 
 const options: ExpressRoutemeterOptions = { labels: { tenant: (req: Request) => req.get('x-tenant') ?? 'none' } };
@@ -253,6 +273,8 @@ express().use(routemeter(options));
 // @ts-expect-error maxRoutes is a number: the packed types are read, not \`any\`.
 routemeter({ maxRoutes: 'many' });
 const fastifyOptions: FastifyRoutemeterOptions = { exclude: ['/health'] };
+const koaOptions: KoaRoutemeterOptions = { labels: { tenant: (ctx) => ctx.get('x-tenant') || 'none' } };
+koaRoutemeter(koaOptions);
 RoutemeterModule.forRoot({ requestsInFlight: true });
 createRecorder<Request, unknown>(undefined).close();
 export { fastifyOptions, fastifyRoutemeter, RoutemeterOptionError, serveMetrics };
