@@ -6,7 +6,9 @@
 //
 //   npm run release -- --dry-run     everything but the upload: pending changesets reported, not fatal;
 //                                    no clean-tree check; pnpm shows each tarball it would publish
-//   npm run release -- --no-test     skip `npm test` (for this script's own test, which runs inside it)
+//   npm run release -- --no-build --no-test   skip the build and `npm test` (for this script's own test,
+//                                    which runs inside `npm test`, after its build: rebuilding would pull
+//                                    dist/ from under the tests running beside it)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +16,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureInstalled, env, pnpm, root, run } from './lib/pnpm.mjs';
 
-const USAGE = 'usage: npm run release -- [--dry-run] [--no-test]';
+const USAGE = 'usage: npm run release -- [--dry-run] [--no-build] [--no-test]';
 let args;
 try {
   ({ values: args } = parseArgs({
-    options: { 'dry-run': { type: 'boolean', default: false }, 'no-test': { type: 'boolean', default: false } },
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      'no-test': { type: 'boolean', default: false },
+    },
   }));
 } catch (error) {
   console.error(`${error.message}\n${USAGE}`);
@@ -52,8 +58,11 @@ if (!dryRun) {
   }
 }
 
-step('build');
-pnpm(['--recursive', '--filter', './packages/*', 'run', 'build'], { quiet: true });
+if (args['no-build']) console.log('\n> build skipped (--no-build)');
+else {
+  step('build');
+  pnpm(['--recursive', '--filter', './packages/*', 'run', 'build'], { quiet: true });
+}
 if (args['no-test']) console.log('\n> npm test skipped (--no-test)');
 else {
   step('npm test');
