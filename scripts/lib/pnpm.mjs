@@ -21,16 +21,11 @@ export const env = {
 function ensurePnpm() {
   if (existsSync(pnpmEntry)) return;
   console.log(`> installing pnpm ${version} into .tools/`);
-  run(npm, [
-    'install',
-    '--no-save',
-    '--no-package-lock',
-    '--no-audit',
-    '--no-fund',
-    '--prefix',
-    toolDir,
-    `pnpm@${version}`,
-  ]);
+  run(
+    npm,
+    ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', toolDir, `pnpm@${version}`],
+    { quiet: true },
+  );
 }
 
 /**
@@ -57,5 +52,7 @@ export function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
   const lock = join(root, 'pnpm-lock.yaml');
   const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs);
-  if (stale) pnpm(['install', '--frozen-lockfile', '--reporter=append-only']);
+  if (!stale) return;
+  console.log('installing the workspace from pnpm-lock.yaml');
+  pnpm(['install', '--frozen-lockfile', '--reporter=append-only'], { quiet: true });
 }
