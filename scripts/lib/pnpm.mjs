@@ -20,7 +20,7 @@ export const env = {
 
 function ensurePnpm() {
   if (existsSync(pnpmEntry)) return;
-  console.log(`> installing pnpm ${version} into .tools/`);
+  console.log(`installing pnpm ${version} into .tools/`);
   run(
     npm,
     ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', toolDir, `pnpm@${version}`],
@@ -53,6 +53,7 @@ export function ensureInstalled() {
   const lock = join(root, 'pnpm-lock.yaml');
   const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs);
   if (!stale) return;
+  ensurePnpm();
   console.log('installing the workspace from pnpm-lock.yaml');
   pnpm(['install', '--frozen-lockfile', '--reporter=append-only'], { quiet: true });
 }
