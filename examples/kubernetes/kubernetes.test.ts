@@ -440,4 +440,18 @@ describe('the plain config, running: pods found by annotation, relabeled, scrape
     const match = encodeURIComponent(selector.replace('$job', '.+'));
     expect(await prometheus.api(`/api/v1/label/pod/values?match[]=${match}`)).toEqual(pods.map((p) => p.name).sort());
   });
+
+  it('serves what docs/scale.md budgets: 18 series per (route, method, status code), ~85 process series', async () => {
+    const metrics = await send(pods[0]?.running.port as number, '/metrics', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    // After the per-service test's traffic: pod a has answered GET /users/:id with 200.
+    const samples = metrics.body.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    const labelSet = 'method="GET",route="/users/:id",status_code="200"';
+    const ofLabelSet = samples.filter((line) => line.startsWith('http_request') && line.includes(labelSet));
+    expect(ofLabelSet.length).toBe(18);
+    const processSeries = samples.filter((line) => /^(process|nodejs)_/.test(line)).length;
+    expect(processSeries).toBeGreaterThanOrEqual(70);
+    expect(processSeries).toBeLessThanOrEqual(100);
+  });
 });
