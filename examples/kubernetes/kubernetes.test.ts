@@ -28,8 +28,11 @@ const PROMTOOL = process.env.PROMTOOL_BIN ?? 'promtool';
 // biome-ignore lint/suspicious/noExplicitAny: manifests are checked by their schema, then read as plain data
 type Manifest = Record<string, any>;
 
-/** The schema of each kind the example uses, by `apiVersion/kind`. A manifest of any other kind fails the test. */
-const MODELS: Record<string, new (data: Manifest) => { validate(): void }> = {
+/**
+ * The schema of each kind the example uses, by `apiVersion/kind`. A manifest of any other kind fails the test.
+ * Each constructor takes its kind's own shape (`never` admits them all): the parsed YAML is checked at run time.
+ */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Namespace': Namespace,
   'v1/Secret': Secret,
   'v1/Service': Service,
@@ -41,11 +44,15 @@ const MODELS: Record<string, new (data: Manifest) => { validate(): void }> = {
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
 };
 
-/** Throws, naming the field, when the manifest does not match its kind's schema. */
+/**
+ * Throws, naming the field, when the manifest does not match its kind's schema. Like the API server's, the schemas
+ * let unknown fields through (the server drops them with a warning), so the test of the references between the
+ * manifests pins every field the example depends on.
+ */
 function validate(manifest: Manifest): void {
   const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
   if (Model === undefined) throw new Error(`no schema for apiVersion ${manifest.apiVersion} kind ${manifest.kind}`);
-  new Model(manifest).validate();
+  new Model(manifest as never).validate();
 }
 
 /** Every document of a multi-document YAML text; a syntax error throws. */
@@ -345,6 +352,11 @@ describe('the plain config, running: pods found by annotation, relabeled, scrape
     const unannotated = { ...express, metadata: { ...express.metadata, annotations: {} } };
     const targets = [
       ...pods.map(({ name, service, running }) => discovered(templates[service], name, running.port)),
+      // Pod a again, through a second declared container port (a debugger's): the same target once relabeled.
+      {
+        ...discovered(templates['express-service'], 'express-service-5d8f9-a1', pods[0]?.running.port as number),
+        targets: ['127.0.0.1:9229'],
+      },
       // Not scraped: a pod that does not ask to be, a finished one, and an init container of a scraped pod.
       discovered(unannotated, 'other-app-1', pods[0]?.running.port as number),
       discovered(express, 'express-service-job-z', pods[0]?.running.port as number, {
