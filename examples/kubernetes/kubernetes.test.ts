@@ -98,15 +98,25 @@ const TOKEN_FILE = '/etc/prometheus/secrets/routemeter-metrics-token/token';
 /**
  * The plain config for this machine: Debian's Prometheus is built without Kubernetes discovery, so the pod
  * discovery becomes file discovery of `podsFile` (whose targets carry the same `__meta_kubernetes_*` labels);
- * the token is read from `tokenFile`, the rules from `dir`/rules. Everything else is the file as committed.
+ * the token is read from `tokenFile`; with `interval`, everything runs at that interval, and with `rulesDir`
+ * the rules are read from there rather than from rules/ beside the config. The rest is the file as committed.
  */
-function renderPlainConfig(text: string, { podsFile, tokenFile, interval }: Record<string, string>): string {
+function renderPlainConfig(
+  text: string,
+  {
+    podsFile,
+    tokenFile,
+    interval,
+    rulesDir,
+  }: { podsFile: string; tokenFile: string; interval?: string; rulesDir?: string },
+): string {
   const replace = (from: string, to: string) => {
     if (!text.includes(from)) throw new Error(`${PLAIN_CONFIG} no longer contains ${JSON.stringify(from)}`);
     text = text.replaceAll(from, to);
   };
   replace(DISCOVERY, `    file_sd_configs:\n      - files: [${podsFile}]\n`);
-  replace(TOKEN_FILE, tokenFile as string);
+  replace(TOKEN_FILE, tokenFile);
+  if (rulesDir !== undefined) replace('- rules/*.yml', `- ${join(rulesDir, '*.yml')}`);
   if (interval !== undefined) {
     replace('scrape_interval: 15s', `scrape_interval: ${interval}`);
     replace('scrape_timeout: 10s', `scrape_timeout: ${interval}`);
@@ -354,7 +364,7 @@ describe('the plain config, running: pods found by annotation, relabeled, scrape
       ...pods.map(({ name, service, running }) => discovered(templates[service], name, running.port)),
       // Pod a again, through a second declared container port (a debugger's): the same target once relabeled.
       {
-        ...discovered(templates['express-service'], 'express-service-5d8f9-a1', pods[0]?.running.port as number),
+        ...discovered(express, 'express-service-5d8f9-a1', pods[0]?.running.port as number),
         targets: ['127.0.0.1:9229'],
       },
       // Not scraped: a pod that does not ask to be, a finished one, and an init container of a scraped pod.
@@ -368,11 +378,9 @@ describe('the plain config, running: pods found by annotation, relabeled, scrape
       }),
     ];
     await writeFile(scratch.podsFile, JSON.stringify(targets));
-    const config = renderPlainConfig(await readFile(PLAIN_CONFIG, 'utf8'), { ...scratch, interval: '500ms' });
-    prometheus = await startPrometheus({
-      ports: {},
-      config: config.replaceAll('- rules/*.yml', `- ${RULES_DIR}/*.yml`),
-    });
+    const text = await readFile(PLAIN_CONFIG, 'utf8');
+    const config = renderPlainConfig(text, { ...scratch, interval: '500ms', rulesDir: RULES_DIR });
+    prometheus = await startPrometheus({ ports: {}, config });
   }, 60_000);
 
   afterAll(async () => {
