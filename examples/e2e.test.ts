@@ -76,7 +76,11 @@ describe('the example stack', () => {
 
   it('loads every rule file, and every rule evaluates without error', async () => {
     const { groups } = await stack.prometheus.api('/api/v1/rules');
-    expect(groups.map((g: { name: string }) => g.name).sort()).toEqual(['routemeter-alerts', 'routemeter-red']);
+    expect(groups.map((g: { name: string }) => g.name).sort()).toEqual([
+      'routemeter-alerts',
+      'routemeter-red',
+      'routemeter-red-by-service',
+    ]);
     for (const group of groups) {
       for (const rule of group.rules)
         expect({ rule: rule.name, health: rule.health }).toEqual({ rule: rule.name, health: 'ok' });
@@ -86,9 +90,12 @@ describe('the example stack', () => {
   it('the recording rules give every service and route a value', async () => {
     const text = await readFile(join(RULES_DIR, 'recording.yml'), 'utf8');
     const records = [...text.matchAll(/^\s*- record: (\S+)$/gm)].map((m) => m[1] as string);
-    expect(records.length).toBe(5);
+    expect(records.length).toBe(9);
     for (const record of records) {
-      const values = byJobRoute(await query(record));
+      // The job_route: rules are per job, the service_route: ones per `service` (the job's targets' label here).
+      const values = Object.fromEntries(
+        (await query(record)).map((s) => [`${s.metric.job ?? s.metric.service} ${s.metric.route}`, Number(s.value[1])]),
+      );
       for (const { job } of SERVICES) {
         for (const route of Object.keys(sent.counts[job] ?? {})) {
           expect({ record, series: `${job} ${route}`, value: Number.isFinite(values[`${job} ${route}`]) }).toEqual({
@@ -119,11 +126,12 @@ describe('the example stack', () => {
     }
 
     const dashboardFile = join(EXAMPLES, 'grafana', 'dashboards', 'routemeter.json');
-    /** What Grafana would send with every job and route selected. */
+    /** What Grafana would send with every job, every route and every pod ("All": none here) selected. */
     const substitute = (expr: string) =>
       expr
         .replaceAll('$job', '(express-service|fastify-service|nestjs-service)')
         .replaceAll('$route', '.+')
+        .replaceAll('$pod', '.*')
         .replaceAll('$__rate_interval', '30s')
         .replaceAll('$__interval', '5s');
 
@@ -147,7 +155,7 @@ describe('the example stack', () => {
       }
     });
 
-    it('the job and route variables list every service and every route', async () => {
+    it('the job and route variables list every service and every route; the pod variable no pod here', async () => {
       const dashboard = JSON.parse(await readFile(dashboardFile, 'utf8'));
       const variables = Object.fromEntries(
         dashboard.templating.list.map((v: { name: string; query: string }) => [v.name, v.query]),
@@ -163,6 +171,8 @@ describe('the example stack', () => {
       expect(await labelValues(variables.route)).toEqual(
         expect.arrayContaining(['#unmatched', '/orders', '/orgs/:org/repos/:repo', '/slow', '/stream', '/users/:id']),
       );
+      // Outside Kubernetes no target has a pod label (examples/kubernetes/kubernetes.test.ts lists pods).
+      expect(await labelValues(variables.pod)).toEqual([]);
     });
   });
 });

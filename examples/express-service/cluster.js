@@ -29,10 +29,13 @@ cluster.on('exit', (worker, code, signal) => {
 for (let i = 0; i < workers; i++) cluster.fork();
 
 // Below Prometheus's scrape_timeout, so that a hung worker costs its freshness, not the whole scrape.
+// METRICS_TOKEN, when set, turns on `auth` here as in server.js.
+const metricsToken = process.env.METRICS_TOKEN;
 const metrics = await serveMetrics({
   port: Number(process.env.METRICS_PORT ?? 9464),
   host,
   cluster: { timeoutMs: 500 },
+  auth: metricsToken === undefined ? undefined : { bearer: metricsToken },
 });
 console.log(`express-service: cluster metrics on http://${host}:${metrics.port}/metrics`);
 

@@ -36,7 +36,15 @@ const app = express();
 app.disable('x-powered-by');
 // Before the routes, so that it sees every request. In-flight adds http_requests_in_flight{method}.
 // A cluster worker serves no /metrics of its own: its primary (cluster.js) serves the whole cluster's.
-app.use(routemeter({ requestsInFlight: true, metricsPath: cluster.isWorker ? false : '/metrics' }));
+// METRICS_TOKEN, when set (the Kubernetes example's Secret), turns on `auth`: scrapes without it get 401.
+const metricsToken = process.env.METRICS_TOKEN;
+app.use(
+  routemeter({
+    requestsInFlight: true,
+    metricsPath: cluster.isWorker ? false : '/metrics',
+    auth: metricsToken === undefined ? undefined : { bearer: metricsToken },
+  }),
+);
 
 app.get('/users/:id', (req, res) => {
   res.json({ id: req.params.id, name: `user ${req.params.id}` });

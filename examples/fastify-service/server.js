@@ -34,8 +34,13 @@ const clamp = (value, min, max) => Math.min(max, Math.max(min, value));
 const app = Fastify({ logger: process.env.LOG_LEVEL ? { level: process.env.LOG_LEVEL } : false });
 
 // Registered before the routes, so that its onRoute hook sees each of them.
-// In-flight adds http_requests_in_flight{method}.
-await app.register(routemeter, { requestsInFlight: true });
+// In-flight adds http_requests_in_flight{method}. METRICS_TOKEN, when set (the Kubernetes example's Secret),
+// turns on `auth`: scrapes without it get 401.
+const metricsToken = process.env.METRICS_TOKEN;
+await app.register(routemeter, {
+  requestsInFlight: true,
+  auth: metricsToken === undefined ? undefined : { bearer: metricsToken },
+});
 
 app.get('/users/:id', async (request) => ({ id: request.params.id, name: `user ${request.params.id}` }));
 

@@ -14,10 +14,17 @@ describe('examples/grafana dashboard', () => {
     ).toBe(true);
   });
 
-  it('is a RED dashboard with job and route variables and a datasource variable on every query', () => {
+  it('is a RED dashboard with job, route and pod variables and a datasource variable on every query', () => {
     const dashboard = JSON.parse(dashboardJson());
     expect(dashboard.uid).toBe('routemeter-red');
-    expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual(['datasource', 'job', 'route']);
+    expect(dashboard.templating.list.map((v: { name: string }) => v.name)).toEqual([
+      'datasource',
+      'job',
+      'route',
+      'pod',
+    ]);
+    // "All" pods matches series without a pod label too (targets outside Kubernetes).
+    expect(dashboard.templating.list.find((v: { name: string }) => v.name === 'pod').allValue).toBe('.*');
     const panels = dashboard.panels.filter((p: { type: string }) => p.type !== 'row');
     const titles = panels.map((p: { title: string }) => p.title);
     expect(titles).toEqual(
@@ -37,6 +44,8 @@ describe('examples/grafana dashboard', () => {
       for (const target of panel.targets) {
         expect(target.datasource).toEqual(datasource);
         expect(target.expr).toMatch(/\{job=~"\$job"/);
+        // Every query can be narrowed to the pods picked.
+        expect(target.expr).toContain('pod=~"$pod"');
       }
     }
   });

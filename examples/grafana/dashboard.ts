@@ -29,10 +29,12 @@ export const DASHBOARD_FILE = fileURLToPath(new URL('./dashboards/routemeter.jso
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variable
 const datasource = { type: 'prometheus', uid: '${datasource}' };
 
-// Selectors shared by every routemeter panel: the job and route variables are multi-value regexes.
-const requests = 'http_requests_total{job=~"$job", route=~"$route"}';
-const errors = 'http_requests_total{job=~"$job", route=~"$route", status_code=~"5.."}';
-const buckets = 'http_request_duration_seconds_bucket{job=~"$job", route=~"$route"}';
+// Selectors shared by every routemeter panel: the job, route and pod variables are multi-value regexes.
+const requests = 'http_requests_total{job=~"$job", route=~"$route", pod=~"$pod"}';
+const errors = 'http_requests_total{job=~"$job", route=~"$route", pod=~"$pod", status_code=~"5.."}';
+const buckets = 'http_request_duration_seconds_bucket{job=~"$job", route=~"$route", pod=~"$pod"}';
+// The series of the app's process, per pod.
+const processOf = (metric: string) => `${metric}{job=~"$job", pod=~"$pod"}`;
 const window = '[$__rate_interval]';
 
 const query = (refId: string, expr: string, legend: string) =>
@@ -112,6 +114,20 @@ export function buildDashboard() {
         .includeAll(true)
         .allValue('.+'),
     )
+    .withVariable(
+      // Kubernetes targets have a `pod` label (examples/kubernetes). "All" is `.*`, not `.+`: it also matches
+      // series without the label, so the dashboard works unchanged on targets outside Kubernetes.
+      new QueryVariableBuilder('pod')
+        .label('Pod')
+        .datasource(datasource)
+        .query('label_values(http_requests_total{job=~"$job"}, pod)')
+        .definition('label_values(http_requests_total{job=~"$job"}, pod)')
+        .refresh(VariableRefresh.OnTimeRangeChanged)
+        .sort(VariableSort.AlphabeticalAsc)
+        .multi(true)
+        .includeAll(true)
+        .allValue('.*'),
+    )
     .withRow(new RowBuilder('Overview'))
     .withPanel(stat('Requests per second', 'reqps', `sum(rate(${requests}${window}))`))
     .withPanel(
@@ -124,7 +140,7 @@ export function buildDashboard() {
     .withPanel(
       stat('Latency p99', 's', quantile(0.99, '')).thresholds(thresholds([null, 'green'], [0.5, 'orange'], [1, 'red'])),
     )
-    .withPanel(stat('Requests in flight', 'short', 'sum(http_requests_in_flight{job=~"$job"})'))
+    .withPanel(stat('Requests in flight', 'short', `sum(${processOf('http_requests_in_flight')})`))
     .withRow(new RowBuilder('Rate, errors, duration by route'))
     .withPanel(
       timeseries('Requests per second by route', 'reqps').withTarget(
@@ -157,23 +173,29 @@ export function buildDashboard() {
     )
     .withPanel(
       timeseries('Requests in flight', 'short').withTarget(
-        query('A', 'sum by (job, method) (http_requests_in_flight{job=~"$job"})', '{{job}} {{method}}'),
+        query('A', `sum by (job, method) (${processOf('http_requests_in_flight')})`, '{{job}} {{method}}'),
       ),
     )
-    .withRow(new RowBuilder('Process'))
+    .withRow(new RowBuilder('By pod: requests and process'))
+    .withPanel(
+      // Is the load spread evenly? A pod far from the others is worth a look at its CPU and event loop below.
+      timeseries('Requests per second by pod', 'reqps').withTarget(
+        query('A', `sum by (job, pod) (rate(${requests}${window}))`, '{{job}} {{pod}}'),
+      ),
+    )
     .withPanel(
       timeseries('CPU (cores used)', 'short').withTarget(
-        query('A', `sum by (job) (rate(process_cpu_seconds_total{job=~"$job"}${window}))`, '{{job}}'),
+        query('A', `sum by (job, pod) (rate(${processOf('process_cpu_seconds_total')}${window}))`, '{{job}} {{pod}}'),
       ),
     )
     .withPanel(
       timeseries('Memory', 'bytes')
-        .withTarget(query('A', 'process_resident_memory_bytes{job=~"$job"}', 'resident {{job}}'))
-        .withTarget(query('B', 'nodejs_heap_size_used_bytes{job=~"$job"}', 'heap used {{job}}')),
+        .withTarget(query('A', processOf('process_resident_memory_bytes'), 'resident {{job}} {{pod}}'))
+        .withTarget(query('B', processOf('nodejs_heap_size_used_bytes'), 'heap used {{job}} {{pod}}')),
     )
     .withPanel(
       timeseries('Event loop lag p99', 's').withTarget(
-        query('A', 'nodejs_eventloop_lag_p99_seconds{job=~"$job"}', '{{job}}'),
+        query('A', processOf('nodejs_eventloop_lag_p99_seconds'), '{{job}} {{pod}}'),
       ),
     )
     .build();

@@ -177,13 +177,16 @@ export async function startService(service, { port, source = false, env = {}, wo
   });
   await proc.spawned;
   const url = `http://127.0.0.1:${port}`;
+  // With METRICS_TOKEN the service's /metrics answers 401 to anyone without it.
+  const token = env.METRICS_TOKEN;
+  const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   if (workers === 0) {
-    await waitFor(proc, `${url}/metrics`, async () => (await fetch(`${url}/metrics`)).ok);
+    await waitFor(proc, `${url}/metrics`, async () => (await fetch(`${url}/metrics`, { headers })).ok);
     return { ...proc, job: service.job, port, url, scrapePort: port, metricsUrl: `${url}/metrics` };
   }
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   await waitFor(proc, `${metricsUrl} with ${workers} workers answering`, async () => {
-    const text = await (await fetch(metricsUrl)).text();
+    const text = await (await fetch(metricsUrl, { headers })).text();
     return text.includes(`\nroutemeter_cluster_workers_answered ${workers}\n`) && (await fetch(`${url}/users/1`)).ok;
   });
   return { ...proc, job: service.job, port, url, scrapePort: metricsPort, metricsUrl };
@@ -199,8 +202,11 @@ export function clusterWorkers(service) {
   return [...live].map(([id, pid]) => ({ id, pid }));
 }
 
-/** Starts Prometheus with the rendered example config and a temporary storage directory. */
-export async function startPrometheus({ ports, interval = '1s' }) {
+/**
+ * Starts Prometheus with the rendered example config (or `config`, the text of another whole config file) and a
+ * temporary storage directory.
+ */
+export async function startPrometheus({ ports, interval = '1s', config }) {
   const dir = await mkdtemp(join(tmpdir(), 'routemeter-demo-prometheus-'));
   tempDirs.add(dir);
   const removeDir = async () => {
@@ -210,7 +216,7 @@ export async function startPrometheus({ ports, interval = '1s' }) {
   const port = await freePort();
   const configFile = join(dir, 'prometheus.yml');
   try {
-    await writeFile(configFile, await renderPrometheusConfig({ prometheusPort: port, ports, interval }));
+    await writeFile(configFile, config ?? (await renderPrometheusConfig({ prometheusPort: port, ports, interval })));
   } catch (error) {
     await removeDir();
     throw error;

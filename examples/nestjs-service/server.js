@@ -135,8 +135,14 @@ Inject(Orders)(ShopController, undefined, 0);
 
 class AppModule {}
 Module({
-  // In-flight adds http_requests_in_flight{method}.
-  imports: [RoutemeterModule.forRoot({ requestsInFlight: true })],
+  // In-flight adds http_requests_in_flight{method}. METRICS_TOKEN, when set (the Kubernetes example's Secret),
+  // turns on `auth`: scrapes without it get 401.
+  imports: [
+    RoutemeterModule.forRoot({
+      requestsInFlight: true,
+      auth: process.env.METRICS_TOKEN === undefined ? undefined : { bearer: process.env.METRICS_TOKEN },
+    }),
+  ],
   controllers: [UsersController, ReposController, ShopController],
   providers: [Orders],
 })(AppModule);

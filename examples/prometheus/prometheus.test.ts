@@ -30,7 +30,7 @@ describe('examples/prometheus', () => {
     const { code, output } = await promtool('check', 'config', 'prometheus.yml');
     expect(output).toContain('SUCCESS: prometheus.yml is valid prometheus config file syntax');
     expect(output).toMatch(/rules\/alerts\.yml[\s\S]*SUCCESS: 4 rules found/);
-    expect(output).toMatch(/rules\/recording\.yml[\s\S]*SUCCESS: 5 rules found/);
+    expect(output).toMatch(/rules\/recording\.yml[\s\S]*SUCCESS: 9 rules found/);
     expect(code, output).toBe(0);
   });
 
