@@ -48,14 +48,18 @@ const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * the format's rules (names, or more than 128 characters in all) is left out rather than failing the scrape.
  */
 function exemplarText(exemplar: Exemplar | undefined): string {
-  if (exemplar === undefined) return '';
+  if (exemplar === undefined || !validExemplar(exemplar)) return '';
+  return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
+}
+
+/** Whether an exemplar's labels keep OpenMetrics' rules (Prometheus holds protobuf exemplars to them too). */
+export function validExemplar(exemplar: Exemplar): boolean {
   let length = 0;
   for (const [name, value] of Object.entries(exemplar.labels)) {
-    if (!EXEMPLAR_LABEL_NAME.test(name) || typeof value !== 'string') return '';
+    if (!EXEMPLAR_LABEL_NAME.test(name) || typeof value !== 'string') return false;
     length += [...name].length + [...value].length;
   }
-  if (length > 128) return '';
-  return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
+  return length <= 128;
 }
 
 /** Rendering done per turn of the event loop, in milliseconds. */
