@@ -112,13 +112,11 @@ class Writer {
     this.length += bytes;
   }
 
-  /** Bytes already encoded (a cached message), as a field. */
-  bytes(field: number, value: Buffer): void {
-    this.tag(field, LENGTH_DELIMITED);
-    this.varint(value.length);
-    this.room(value.length);
-    value.copy(this.buffer, this.length);
-    this.length += value.length;
+  /** Fields already encoded. */
+  raw(fields: Buffer): void {
+    this.room(fields.length);
+    fields.copy(this.buffer, this.length);
+    this.length += fields.length;
   }
 
   /** Starts an embedded message in `field`; ended by {@link end}. */
@@ -175,6 +173,13 @@ function labelPairs(w: Writer, field: number, labels: Readonly<Record<string, un
   }
 }
 
+/** Labels as `Metric.label` fields, to be copied into each message that has them. */
+function encodedLabels(labels: Readonly<Record<string, unknown>>): Buffer {
+  writer.reset();
+  labelPairs(writer, METRIC.label, labels);
+  return writer.take();
+}
+
 function exemplarMessage(w: Writer, field: number, exemplar: Exemplar | undefined): void {
   if (exemplar === undefined || !validExemplar(exemplar)) return;
   w.begin(field);
@@ -195,16 +200,23 @@ function nativeBuckets(w: Writer, native: NativeBuckets): void {
   w.double(HISTOGRAM.zeroThreshold, native.settings.zeroThreshold);
   w.uint(HISTOGRAM.zeroCount, native.zeroCount);
   const counts = native.counts;
-  // Spans first (Prometheus reads the fields in any order; this is the order of their numbers).
+  // Only the populated part of the window is walked, twice: spans, then deltas (the order of their numbers).
+  let lowest = 0;
+  let highest = counts.length;
+  if (native.populated === 0) highest = 0;
+  else {
+    while ((counts[lowest] as number) === 0) lowest++;
+    while ((counts[highest - 1] as number) === 0) highest--;
+  }
   let previousEnd: number | undefined;
   let spans = 0;
-  for (let slot = 0; slot < counts.length; ) {
+  for (let slot = lowest; slot < highest; ) {
     if ((counts[slot] as number) === 0) {
       slot++;
       continue;
     }
     let end = slot;
-    while (end < counts.length && (counts[end] as number) > 0) end++;
+    while (end < highest && (counts[end] as number) > 0) end++;
     const index = native.first + slot;
     w.begin(HISTOGRAM.positiveSpan);
     w.sint(SPAN.offset, previousEnd === undefined ? index : index - previousEnd);
@@ -222,7 +234,7 @@ function nativeBuckets(w: Writer, native: NativeBuckets): void {
     w.end();
   }
   let previous = 0;
-  for (let slot = 0; slot < counts.length; slot++) {
+  for (let slot = lowest; slot < highest; slot++) {
     const count = counts[slot] as number;
     if (count === 0) continue;
     w.sint(HISTOGRAM.positiveDelta, count - previous);
@@ -231,10 +243,9 @@ function nativeBuckets(w: Writer, native: NativeBuckets): void {
 }
 
 /** One routemeter histogram series as a `Metric`: classic buckets (with exemplars) and native buckets. */
-function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeries, defaults: Labels): void {
+function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeries, labels: Buffer): void {
   w.begin(FAMILY.metric);
-  labelPairs(w, METRIC.label, series.labels);
-  labelPairs(w, METRIC.label, defaults);
+  w.raw(labels);
   w.begin(METRIC.histogram);
   w.uint(HISTOGRAM.sampleCount, series.count);
   w.double(HISTOGRAM.sampleSum, series.sum);
@@ -263,10 +274,9 @@ function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeri
   w.end();
 }
 
-function valueMetric(w: Writer, store: ValueStore, series: ValueSeries, defaults: Labels): void {
+function valueMetric(w: Writer, store: ValueStore, series: ValueSeries, labels: Buffer): void {
   w.begin(FAMILY.metric);
-  labelPairs(w, METRIC.label, series.labels);
-  labelPairs(w, METRIC.label, defaults);
+  w.raw(labels);
   if (store.type === 'counter') {
     w.begin(METRIC.counter);
     w.double(1, series.value);
@@ -290,12 +300,20 @@ function familyHead(name: string, help: string, type: string, metricsLength: num
   return Buffer.concat([length, head]);
 }
 
+/**
+ * Each store series' last `Metric` field, reused while the series is unchanged (as store-text.ts's texts),
+ * and its labels with the default labels, encoded, reused while those are. Updated in place: a rendering
+ * (and the responses streaming it) keeps the bytes it took, which are never modified.
+ */
 interface CachedMessage {
-  readonly key: string;
-  readonly version: number;
-  readonly bytes: Buffer;
+  /** The default labels in `labels`. */
+  defaults: string;
+  labels: Buffer;
+  /** The default labels and the store's generation of `bytes`. */
+  key: string;
+  version: number;
+  bytes: Buffer;
 }
-/** Each store series' last `Metric` field, reused while the series is unchanged (as store-text.ts's texts). */
 const messages = new WeakMap<object, CachedMessage>();
 const SERIES_PER_CHECK = 32;
 
@@ -305,7 +323,8 @@ async function storeFamily(
   turn: TurnBudget,
 ): Promise<Buffer[]> {
   const defaults = defaultsFor(store.labelNames, defaultLabels);
-  const cacheKey = `${JSON.stringify(defaults)}\u0000${store.generation}`;
+  const defaultsKey = JSON.stringify(defaults);
+  const cacheKey = `${defaultsKey}\u0000${store.generation}`;
   const pieces: Buffer[] = [];
   let length = 0;
   let sinceCheck = 0;
@@ -313,12 +332,20 @@ async function storeFamily(
     const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
     let cached = messages.get(series);
     if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
+      if (cached === undefined || cached.defaults !== defaultsKey) {
+        const labels = encodedLabels({ ...series.labels, ...defaults });
+        cached ??= { defaults: defaultsKey, labels, key: '', version: 0, bytes: labels };
+        cached.defaults = defaultsKey;
+        cached.labels = labels;
+        messages.set(series, cached);
+      }
       writer.reset();
-      if (store.type === 'histogram')
-        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, defaults);
-      else valueMetric(writer, store as ValueStore, series as ValueSeries, defaults);
-      cached = { key: cacheKey, version, bytes: writer.take() };
-      messages.set(series, cached);
+      if (store.type === 'histogram') {
+        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, cached.labels);
+      } else valueMetric(writer, store as ValueStore, series as ValueSeries, cached.labels);
+      cached.bytes = writer.take();
+      cached.key = cacheKey;
+      cached.version = version;
     }
     pieces.push(cached.bytes);
     length += cached.bytes.length;
