@@ -136,34 +136,82 @@ export class NativeBuckets {
    * stays bounded whatever it is fed.
    */
   private makeRoom(value: number): number {
-    if (this.counts.length === 0) this.counts = new Float64Array(16);
-    let index = bucketIndex(value, this.schema);
+    const limit = 4 * this.settings.maxBuckets;
+    for (;;) {
+      const slot = this.widen(bucketIndex(value, this.schema), limit);
+      if (slot >= 0) return slot;
+      this.halveResolution();
+    }
+  }
+
+  /**
+   * The slot of bucket `index`, the window moved or grown to hold it: -1 if the buckets in use and this one
+   * would span more than `limit` (and resolution can still be halved).
+   */
+  private widen(index: number, limit: number): number {
+    const counts = this.counts;
+    const slot = index - this.first;
+    if (slot >= 0 && slot < counts.length) return slot;
     if (this.populated === 0) {
+      if (counts.length === 0) this.counts = new Float64Array(16);
       this.first = index - (this.counts.length >> 1);
       return index - this.first;
     }
-    const limit = 4 * this.settings.maxBuckets;
-    for (;;) {
-      const counts = this.counts;
-      const slot = index - this.first;
-      if (slot >= 0 && slot < counts.length) return slot;
-      let lowest = 0;
-      while ((counts[lowest] as number) === 0) lowest++;
-      let highest = counts.length - 1;
-      while ((counts[highest] as number) === 0) highest--;
-      const low = Math.min(index, this.first + lowest);
-      const span = Math.max(index, this.first + highest) - low + 1;
-      if (span <= limit || this.schema === MIN_SCHEMA) {
-        const length = Math.max(span, Math.min(2 * span, limit), counts.length);
-        const first = low - ((length - span) >> 1);
-        this.counts = new Float64Array(length);
-        this.counts.set(counts.subarray(lowest, highest + 1), this.first + lowest - first);
-        this.first = first;
-        return index - first;
-      }
-      this.halveResolution();
-      index = bucketIndex(value, this.schema);
+    let lowest = 0;
+    while ((counts[lowest] as number) === 0) lowest++;
+    let highest = counts.length - 1;
+    while ((counts[highest] as number) === 0) highest--;
+    const low = Math.min(index, this.first + lowest);
+    const span = Math.max(index, this.first + highest) - low + 1;
+    if (span > limit && this.schema > MIN_SCHEMA) return -1;
+    const length = Math.max(span, Math.min(2 * span, limit), counts.length);
+    const first = low - ((length - span) >> 1);
+    this.counts = new Float64Array(length);
+    this.counts.set(counts.subarray(lowest, highest + 1), this.first + lowest - first);
+    this.first = first;
+    return index - first;
+  }
+
+  /**
+   * Adds another histogram's buckets, as {@link toWire} gives them (a cluster worker's), at the coarser of
+   * the two schemas: the finer one's buckets merged into the coarser's. Every bucket is kept (no maxBuckets).
+   */
+  add(buckets: readonly number[]): void {
+    const schema = buckets[0] as number;
+    const first = buckets[2] as number;
+    if (this.populated === 0) this.schema = Math.min(schema, this.settings.schema);
+    while (this.schema > schema) this.halveResolution();
+    this.zeroCount += buckets[1] as number;
+    const shift = schema - this.schema;
+    for (let i = 3; i < buckets.length; i++) {
+      const count = buckets[i] as number;
+      if (count === 0) continue;
+      // Bucket j at schema s lies in bucket ceil(j / 2^shift) at schema s - shift.
+      const slot = this.widen(((first + i - 3 - 1) >> shift) + 1, Number.POSITIVE_INFINITY);
+      if ((this.counts[slot] as number) === 0) this.populated += 1;
+      this.counts[slot] = (this.counts[slot] as number) + count;
     }
+  }
+
+  /** Becomes a copy of `other`. */
+  copyFrom(other: NativeBuckets): void {
+    this.schema = other.schema;
+    this.zeroCount = other.zeroCount;
+    this.first = other.first;
+    this.populated = other.populated;
+    if (this.counts.length === other.counts.length) this.counts.set(other.counts);
+    else this.counts = other.counts.slice();
+  }
+
+  /** The populated range of the window: `[schema, zeroCount, first bucket, ...counts]`, as a cluster worker sends it. */
+  toWire(): number[] {
+    const counts = this.counts;
+    if (this.populated === 0) return [this.schema, this.zeroCount, 0];
+    let lowest = 0;
+    while ((counts[lowest] as number) === 0) lowest++;
+    let highest = counts.length - 1;
+    while ((counts[highest] as number) === 0) highest--;
+    return [this.schema, this.zeroCount, this.first + lowest, ...counts.subarray(lowest, highest + 1)];
   }
 
   /** Schema minus one: buckets 2j-1 and 2j become bucket j. In place. */

@@ -170,6 +170,8 @@ function storeFamily(
   const changed: number[] = [];
   const values: WireNumber[] = [];
   const histogram = store.type === 'histogram';
+  const native = histogram ? (store as HistogramStore).native : undefined;
+  const natives: number[][] = [];
   all.forEach((series, i) => {
     if (i >= labelsFrom) {
       const own = store.labelNames.map((name) => series.labels[name] as string);
@@ -182,6 +184,8 @@ function storeFamily(
       const { counts, sum, count } = series as HistogramSeries;
       for (const bucket of counts) values.push(toWire(bucket));
       values.push(toWire(sum), toWire(count));
+      const buckets = (series as HistogramSeries).native;
+      if (buckets !== undefined) natives.push(buckets.toWire());
     } else {
       values.push(toWire((series as ValueSeries).value));
     }
@@ -198,6 +202,12 @@ function storeFamily(
     labels,
     ...(changed.length === all.length ? {} : { changed }),
     values,
+    ...(native === undefined
+      ? {}
+      : {
+          native: { schema: native.schema, maxBuckets: native.maxBuckets, zeroThreshold: native.zeroThreshold },
+          natives,
+        }),
   };
 }
 
