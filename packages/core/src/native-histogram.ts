@@ -96,6 +96,8 @@ export class NativeBuckets {
   counts: Float64Array = EMPTY;
   /** Buckets with a count above 0. */
   populated = 0;
+  /** Times this series was reset: a part of its version (store.ts's `seriesVersion`). */
+  resets = 0;
   /** When this series was created or last reset, in ms (only read with `minResetInterval`). */
   resetAt: number;
 
@@ -233,6 +235,7 @@ export class NativeBuckets {
   }
 
   reset(): void {
+    this.resets += 1;
     this.schema = this.settings.schema;
     this.zeroCount = 0;
     this.counts.fill(0);

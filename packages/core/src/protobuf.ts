@@ -6,6 +6,7 @@ import {
   type HistogramStore,
   isStore,
   type Labels,
+  seriesVersion,
   type ValueSeries,
   type ValueStore,
 } from './store.js';
@@ -329,7 +330,7 @@ async function storeFamily(
   let length = 0;
   let sinceCheck = 0;
   for (const series of store.series.values()) {
-    const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
+    const version = seriesVersion(series);
     let cached = messages.get(series);
     if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
       if (cached === undefined || cached.defaults !== defaultsKey) {

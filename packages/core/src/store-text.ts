@@ -1,4 +1,12 @@
-import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
+import {
+  type Exemplar,
+  type HistogramSeries,
+  type HistogramStore,
+  type Labels,
+  seriesVersion,
+  type ValueSeries,
+  type ValueStore,
+} from './store.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
@@ -109,7 +117,7 @@ export async function renderStore(
   const pieces: Buffer[] = [Buffer.from(header)];
   let sinceCheck = 0;
   for (const series of store.series.values()) {
-    const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
+    const version = seriesVersion(series);
     let cached = cache.get(series);
     if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
       const text = `\n${seriesText(store, series, name, openMetrics, defaultsText)}`;

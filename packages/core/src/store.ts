@@ -62,6 +62,16 @@ export function observe(series: HistogramSeries, value: number): number {
   return i;
 }
 
+/**
+ * What changes whenever a series does, for the caches of its rendering and of a cluster worker's answers: a
+ * counter's or gauge's value, a histogram's count, and for native buckets also the resets `minResetInterval`
+ * makes (after which the count may come back to what a cache saw).
+ */
+export function seriesVersion(series: ValueSeries | HistogramSeries): number {
+  if (!('counts' in series)) return series.value;
+  return series.native === undefined ? series.count : series.count + series.native.resets * 2 ** 32;
+}
+
 function resetHistogram(series: HistogramSeries): void {
   series.counts.fill(0);
   series.sum = 0;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Registry } from 'prom-client';
+import { type Metric, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type RoutemeterOptions, renderMetrics } from '../src/index.js';
 import { requestMetrics } from '../src/metrics.js';
@@ -13,6 +13,7 @@ import {
   type NativeSettings,
 } from '../src/native-histogram.js';
 import { resolveOptions } from '../src/options.js';
+import { renderProtobufPieces } from '../src/protobuf.js';
 import { HistogramStore, observe } from '../src/store.js';
 
 /** The straightforward definition: bucket i at schema s holds (2^((i-1)/2^s), 2^(i/2^s)]. */
@@ -203,6 +204,26 @@ describe('NativeBuckets: sparse buckets, zero bucket, resolution halved past max
       sum: 1000,
       counts: [0, 1],
     });
+  });
+
+  it('renders a series reset by minResetInterval anew, even when its count comes back to what was rendered', async () => {
+    let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const registry = new Registry();
+    const store = new HistogramStore('h', 'H.', [], [1], settings({ maxBuckets: 1, minResetInterval: 1000 }));
+    registry.registerMetric(store as unknown as Metric);
+    const series = store.seriesFor([]);
+    observe(series, 0.1);
+    observe(series, 0.1);
+    const text = await renderMetrics(registry, false);
+    const protobuf = Buffer.concat(await renderProtobufPieces(registry));
+    now += 1000;
+    observe(series, 50); // over maxBuckets, interval passed: reset, then 50 recorded
+    observe(series, 50);
+    expect(series.count).toBe(2);
+    expect(await renderMetrics(registry, false)).not.toBe(text);
+    expect(await renderMetrics(registry, false)).toMatch(/\nh_sum\S* 100\n/);
+    expect(Buffer.concat(await renderProtobufPieces(registry)).equals(protobuf)).toBe(false);
   });
 
   it('is created for the duration and size histograms by the nativeHistograms option, and reset with the store', () => {
