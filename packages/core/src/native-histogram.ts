@@ -79,11 +79,6 @@ export function bucketIndex(value: number, schema: number): number {
   return (key + (1 << -schema) - 1) >> -schema;
 }
 
-/** The upper bound of bucket `index` at `schema`. */
-export function bucketUpperBound(index: number, schema: number): number {
-  return 2 ** (index * 2 ** -schema);
-}
-
 /**
  * The native buckets of one histogram series: the zero bucket, and the positive buckets as a dense
  * window of counts from bucket `first` on. The window grows only when a value falls outside it, so

@@ -153,10 +153,10 @@ class Writer {
     this.starts.length = 0;
   }
 
-  /** What was written since `from`, as bytes of its own; the writer is rewound to `from`. */
-  take(from = 0): Buffer {
-    const taken = Buffer.from(this.buffer.subarray(from, this.length));
-    this.length = from;
+  /** What was written, as bytes of its own; the writer is emptied. */
+  take(): Buffer {
+    const taken = Buffer.from(this.buffer.subarray(0, this.length));
+    this.length = 0;
     return taken;
   }
 }

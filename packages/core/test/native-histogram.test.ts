@@ -5,7 +5,6 @@ import { type RoutemeterOptions, renderMetrics } from '../src/index.js';
 import { requestMetrics } from '../src/metrics.js';
 import {
   bucketIndex,
-  bucketUpperBound,
   DEFAULT_ZERO_THRESHOLD,
   MAX_SCHEMA,
   MIN_SCHEMA,
@@ -19,6 +18,11 @@ import { HistogramStore, observe } from '../src/store.js';
 /** The straightforward definition: bucket i at schema s holds (2^((i-1)/2^s), 2^(i/2^s)]. */
 function referenceIndex(value: number, schema: number): number {
   return Math.ceil(Math.log2(value) * 2 ** schema) + 0; // + 0: never -0
+}
+
+/** The upper bound of bucket `index` at `schema`, straight from the definition. */
+function bucketUpperBound(index: number, schema: number): number {
+  return 2 ** (index * 2 ** -schema);
 }
 
 /** The neighbouring doubles of a positive double. */
