@@ -79,6 +79,21 @@ async function measureAll({ iterations, batches }) {
       }
     });
   }
+  for (const [name, options] of [
+    ['routemeter MethodRecorder, nativeHistograms (classic + native)', { nativeHistograms: true }],
+    ['routemeter MethodRecorder, native only (buckets: [])', { nativeHistograms: true, buckets: [] }],
+  ]) {
+    // The Express path again, with native buckets: the cost of the bucket index and the sparse window.
+    const meter = createRecorder({ registry: new Registry(), defaultMetrics: false, ...options }, noSizes);
+    cases[name] = time(iterations, batches, (n) => {
+      for (let i = 0; i < n; i++) {
+        const r = mix[i & mask];
+        const m = meter.method(r.method);
+        m.start();
+        m.finish(r.route, r.status, r.seconds, req, res);
+      }
+    });
+  }
   {
     // Fastify adapter's path: one RouteRecorder per route, made when the route is added.
     const meter = createRecorder({ registry: new Registry(), defaultMetrics: false }, noSizes);

@@ -5,9 +5,12 @@ export {
   createScrapeHandler,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
   prefersOpenMetrics,
+  type ScrapeFormat,
   type ScrapeHandler,
   type ScrapeResponse,
+  scrapeFormat,
 } from './exposition.js';
 export { closedStatus } from './labels.js';
 export type { ResolvedOptions } from './options.js';

@@ -2,12 +2,14 @@ import type { Readable } from 'node:stream';
 import { type MetricObject, Registry } from 'prom-client';
 import type { CompiledAuth } from './auth.js';
 import type { AnyRegistry, Logger } from './options.js';
+import { PROTOBUF_CONTENT_TYPE, renderProtobufPieces } from './protobuf.js';
 import { SharedBody } from './send-scrape.js';
 import { isStore } from './store.js';
 import { renderStore, TurnBudget } from './store-text.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+export { PROTOBUF_CONTENT_TYPE };
 
 /**
  * One answer to a scrape, for an adapter to send as it is (headers include Content-Type), with
@@ -20,7 +22,7 @@ export interface ScrapeResponse {
   readonly headers: Readonly<Record<string, string>>;
   /** Byte length of the whole body, for Content-Length. */
   readonly byteLength: number;
-  /** The whole body as one string (joined on first read: for tests and small registries). */
+  /** The whole body as one string (joined on first read: for tests and small registries; not for protobuf). */
   readonly body: string;
   /**
    * A new stream of the body (UTF-8), in writes of ~64 KiB packed as the reader takes them, so that
@@ -35,38 +37,59 @@ export type ScrapeHandler<Req> = (
   req?: Req,
 ) => Promise<ScrapeResponse>;
 
+/** The exposition formats routemeter serves. */
+export type ScrapeFormat = 'text' | 'openmetrics' | 'protobuf';
+
 /**
- * Whether an `Accept` header prefers OpenMetrics 1.0.0 to the Prometheus text format 0.0.4.
- * Prometheus asks for OpenMetrics first by default; anything else, a missing header included, gets text.
+ * The format an `Accept` header prefers: OpenMetrics 1.0.0, the Prometheus protobuf format (delimited
+ * MetricFamily messages) or the text format 0.0.4, by quality and, between equals, by order. Prometheus asks
+ * for OpenMetrics first by default, and for protobuf first when native histograms are on; anything else,
+ * a missing header included, gets text.
  */
-export function prefersOpenMetrics(accept: string | undefined): boolean {
+export function scrapeFormat(accept: string | undefined): ScrapeFormat {
   const header = accept?.toLowerCase();
-  if (header === undefined || !header.includes('openmetrics')) return false;
-  let openMetrics = 0;
+  if (header === undefined || !(header.includes('openmetrics') || header.includes('protobuf'))) return 'text';
+  let best: ScrapeFormat = 'text';
+  let bestQ = 0;
+  // Text's quality; among equals the format listed first wins, so a format must beat what came before it.
   let text = 0;
-  let openMetricsFirst = false;
+  let textListed = false;
   for (const range of header.split(',')) {
     const [type = '', ...params] = range.split(';').map((part) => part.trim());
     let q = 1;
-    let version: string | undefined;
-    for (const param of params) {
-      const [key, value = ''] = param.split('=').map((part) => part.trim());
+    const param: Record<string, string> = Object.create(null);
+    for (const pair of params) {
+      const [key = '', value = ''] = pair.split('=').map((part) => part.trim());
       if (key === 'q') q = Number.parseFloat(value) || 0;
-      else if (key === 'version') version = value;
+      else param[key] = value;
     }
-    if (type === 'application/openmetrics-text' && (version === undefined || version === '1.0.0')) {
-      if (openMetrics === 0 && text === 0) openMetricsFirst = true;
-      openMetrics = Math.max(openMetrics, q);
-    } else if (
-      ((type === 'text/plain' && (version === undefined || version === '0.0.4')) ||
-        type === 'text/*' ||
-        type === '*/*') &&
-      q > text
+    let format: ScrapeFormat | undefined;
+    if (type === 'application/openmetrics-text' && (param.version ?? '1.0.0') === '1.0.0') format = 'openmetrics';
+    else if (
+      type === 'application/vnd.google.protobuf' &&
+      param.proto === 'io.prometheus.client.metricfamily' &&
+      param.encoding === 'delimited'
     ) {
-      text = q;
+      format = 'protobuf';
+    } else if (
+      (type === 'text/plain' && (param.version ?? '0.0.4') === '0.0.4') ||
+      type === 'text/*' ||
+      type === '*/*'
+    ) {
+      text = Math.max(text, q);
+      textListed = true;
+    }
+    if (format !== undefined && q > bestQ && (q > text || !textListed)) {
+      best = format;
+      bestQ = q;
     }
   }
-  return openMetrics > text || (openMetrics > 0 && openMetrics === text && openMetricsFirst);
+  return bestQ > text || (bestQ > 0 && bestQ === text) ? best : 'text';
+}
+
+/** Whether an `Accept` header prefers OpenMetrics 1.0.0 to the other formats ({@link scrapeFormat}). */
+export function prefersOpenMetrics(accept: string | undefined): boolean {
+  return scrapeFormat(accept) === 'openmetrics';
 }
 
 /**
@@ -153,15 +176,25 @@ function reply(
 
 const FAILED = reply(500, TEXT_PLAIN, [Buffer.from('routemeter: collecting metrics failed\n')]);
 
+const CONTENT_TYPES: Readonly<Record<ScrapeFormat, string>> = {
+  text: PROMETHEUS_CONTENT_TYPE,
+  openmetrics: OPENMETRICS_CONTENT_TYPE,
+  protobuf: PROTOBUF_CONTENT_TYPE,
+};
+
 /** Renders one answer; a registry that throws while collecting (or cannot be built) gives a 500 and one warning. */
 async function answer(
   source: () => AnyRegistry | Promise<AnyRegistry>,
-  openMetrics: boolean,
+  format: ScrapeFormat,
   logger: Logger,
 ): Promise<ScrapeResponse> {
   try {
-    const pieces = await renderMetricPieces(await source(), openMetrics);
-    return reply(200, openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, pieces);
+    const registry = await source();
+    const pieces =
+      format === 'protobuf'
+        ? await renderProtobufPieces(registry)
+        : await renderMetricPieces(registry, format === 'openmetrics');
+    return reply(200, CONTENT_TYPES[format], pieces);
   } catch (error) {
     logger.warn(`routemeter: collecting metrics failed: ${error instanceof Error ? error.message : String(error)}`);
     return FAILED;
@@ -169,20 +202,23 @@ async function answer(
 }
 
 /**
- * Answers being rendered, per registry and format. A scrape that arrives meanwhile, from any handler of
+ * Answers being rendered, per format and registry. A scrape that arrives meanwhile, from any handler of
  * the registry, joins the rendering instead of starting another: 20 scrapes at once collect and render
  * once, and share one body. (A failed rendering is warned about by the handler that started it.)
  */
-const renderingText = new WeakMap<AnyRegistry, Promise<ScrapeResponse>>();
-const renderingOpenMetrics = new WeakMap<AnyRegistry, Promise<ScrapeResponse>>();
+const rendering: Readonly<Record<ScrapeFormat, WeakMap<AnyRegistry, Promise<ScrapeResponse>>>> = {
+  text: new WeakMap(),
+  openmetrics: new WeakMap(),
+  protobuf: new WeakMap(),
+};
 
-function sharedAnswer(registry: AnyRegistry, openMetrics: boolean, logger: Logger): Promise<ScrapeResponse> {
-  const rendering = openMetrics ? renderingOpenMetrics : renderingText;
-  let answered = rendering.get(registry);
+function sharedAnswer(registry: AnyRegistry, format: ScrapeFormat, logger: Logger): Promise<ScrapeResponse> {
+  const renderings = rendering[format];
+  let answered = renderings.get(registry);
   if (answered === undefined) {
-    answered = answer(() => registry, openMetrics, logger);
-    rendering.set(registry, answered);
-    const done = () => rendering.delete(registry);
+    answered = answer(() => registry, format, logger);
+    renderings.set(registry, answered);
+    const done = () => renderings.delete(registry);
     answered.then(done, done);
   }
   return answered;
@@ -207,9 +243,7 @@ export function createScrapeHandler<Req>(
   );
   return async function scrape(accept, authorization, req) {
     if (auth !== undefined && !(await auth.authorize(authorization, req as Req))) return unauthorized;
-    const openMetrics = prefersOpenMetrics(accept);
-    return typeof source === 'function'
-      ? answer(source, openMetrics, logger)
-      : sharedAnswer(source, openMetrics, logger);
+    const format = scrapeFormat(accept);
+    return typeof source === 'function' ? answer(source, format, logger) : sharedAnswer(source, format, logger);
   };
 }

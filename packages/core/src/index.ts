@@ -15,5 +15,6 @@ export {
   DEFAULT_SIZE_BUCKETS,
   type LabelGetter,
   type Logger,
+  type NativeHistogramOptions,
   type RoutemeterOptions,
 } from './options.js';

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, type Metric, Registry } from 'prom-client';
 import { RoutemeterMetricConflictError } from './errors.js';
+import type { NativeSettings } from './native-histogram.js';
 import type { AnyRegistry, ResolvedOptions } from './options.js';
 import { HistogramStore, isStore, ValueStore } from './store.js';
 
@@ -118,7 +119,13 @@ export function requestMetrics(options: ResolvedOptions<unknown, unknown>): Requ
     const labels = metric.labels === 'request' ? labelNames : [naming.method];
     const store =
       metric.type === 'histogram'
-        ? new HistogramStore(name, metric.help, labels, options[metric.buckets ?? 'buckets'])
+        ? new HistogramStore(
+            name,
+            metric.help,
+            labels,
+            options[metric.buckets ?? 'buckets'],
+            options.nativeHistograms?.[metric.buckets === 'sizeBuckets' ? 'size' : 'duration'],
+          )
         : new ValueStore(metric.type, name, metric.help, labels);
     stores[metric.key] = getOrCreate(options.registry, store);
   }
@@ -153,7 +160,23 @@ function getOrCreate<S extends ValueStore | HistogramStore>(registry: AnyRegistr
       `with buckets [${(existing as HistogramStore).upperBounds.join(', ')}]; routemeter needs [${wanted.upperBounds.join(', ')}]`,
     );
   }
+  if (wanted instanceof HistogramStore && !sameNative((existing as HistogramStore).native, wanted.native)) {
+    throw new RoutemeterMetricConflictError(
+      wanted.name,
+      `with other native histogram settings (${nativeText((existing as HistogramStore).native)}); routemeter needs ${nativeText(wanted.native)}`,
+    );
+  }
   return existing as S;
+}
+
+function sameNative(a: NativeSettings | undefined, b: NativeSettings | undefined): boolean {
+  return nativeText(a) === nativeText(b);
+}
+
+function nativeText(settings: NativeSettings | undefined): string {
+  if (settings === undefined) return 'none';
+  const { schema, maxBuckets, zeroThreshold, minResetInterval } = settings;
+  return `schema ${schema}, maxBuckets ${maxBuckets}, zeroThreshold ${zeroThreshold}, minResetInterval ${minResetInterval ?? 'none'}`;
 }
 
 function sameMembers(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -19,15 +19,45 @@ const oneOf =
 const isFunction: Check = (value) =>
   typeof value === 'function' ? undefined : `must be a function, got ${describe(value)}`;
 
+/** Bucket bounds; an empty array only passes here, to be refused unless `nativeHistograms` is on (options.ts). */
 const isBuckets: Check = (value) => {
-  if (!Array.isArray(value) || value.length === 0)
-    return `must be a non-empty array of numbers, got ${describe(value)}`;
+  if (!Array.isArray(value)) return `must be a non-empty array of numbers, got ${describe(value)}`;
   for (let i = 0; i < value.length; i++) {
     const bound: unknown = value[i];
     if (typeof bound !== 'number' || !Number.isFinite(bound))
       return `must hold finite numbers, got ${describe(bound)} at index ${i}`;
     if (i > 0 && bound <= (value[i - 1] as number))
       return `must be strictly increasing, but ${bound} follows ${value[i - 1]}`;
+  }
+  return undefined;
+};
+
+const NATIVE_KEYS = ['bucketFactor', 'sizeBucketFactor', 'maxBuckets', 'zeroThreshold', 'minResetInterval'];
+
+const isNativeHistograms: Check = (value) => {
+  if (typeof value === 'boolean') return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return `must be a boolean or { ${NATIVE_KEYS.join(', ')} }, got ${describe(value)}`;
+  }
+  const options = value as Record<string, unknown>;
+  for (const [key, given] of Object.entries(options)) {
+    if (!NATIVE_KEYS.includes(key)) {
+      const nearest = nearestName(key, NATIVE_KEYS);
+      return `has an unknown key '${key}'${nearest ? `; did you mean \`${nearest}\`?` : ''}`;
+    }
+    if (given === undefined) continue;
+    if (key === 'bucketFactor' || key === 'sizeBucketFactor') {
+      if (typeof given !== 'number' || !(given > 1) || given === Number.POSITIVE_INFINITY)
+        return `.${key} must be a finite number above 1, got ${describe(given)}`;
+    } else if (key === 'maxBuckets') {
+      if (!Number.isSafeInteger(given) || (given as number) < 1)
+        return `.maxBuckets must be a positive integer, got ${describe(given)}`;
+    } else if (key === 'zeroThreshold') {
+      if (typeof given !== 'number' || !Number.isFinite(given) || given < 0)
+        return `.zeroThreshold must be a finite number >= 0, got ${describe(given)}`;
+    } else if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0) {
+      return `.minResetInterval must be a positive number of milliseconds, got ${describe(given)}`;
+    }
   }
   return undefined;
 };
@@ -117,6 +147,7 @@ export const checks: { readonly [K in keyof RoutemeterOptions]-?: Check } = {
     return badCredentials ? '.basic must be { username, password } strings, with no ":" in the username' : undefined;
   },
   recordScrapes: isBoolean,
+  nativeHistograms: isNativeHistograms,
   logger: (value) =>
     value !== null && typeof value === 'object' && typeof (value as Logger).warn === 'function'
       ? undefined

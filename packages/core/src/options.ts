@@ -4,6 +4,7 @@ import { RoutemeterOptionError } from './errors.js';
 import { compileExclude } from './exclude.js';
 import { activeSpanExemplar, type ExemplarGetter, type ExemplarLabels, guardExemplars } from './exemplars.js';
 import { NAMINGS } from './metrics.js';
+import { DEFAULT_ZERO_THRESHOLD, type NativeSettings, schemaForFactor } from './native-histogram.js';
 import { checks, describe, nearestName, optionNames } from './option-checks.js';
 import { guardLabel, guardNormalizeRoute, quietLogger } from './user-code.js';
 
@@ -60,9 +61,35 @@ export interface RoutemeterOptions<Req = unknown, Res = unknown> {
   auth?: MetricsAuth<Req> | undefined;
   /** Records requests to `metricsPath` like any other route. Default: `false`. */
   recordScrapes?: boolean | undefined;
+  /**
+   * Native (sparse exponential) buckets on the duration and size histograms, besides the classic ones,
+   * served to scrapers that ask for the Prometheus protobuf format. `true` takes every default.
+   * With `buckets: []` (or `sizeBuckets: []`) the histogram is native only. Default: `false`.
+   */
+  nativeHistograms?: boolean | NativeHistogramOptions | undefined;
   /** Receives routemeter's warnings. Default: `console`. */
   logger?: Logger | undefined;
 }
+
+/** The `nativeHistograms` option's settings, as client_golang names them. */
+export interface NativeHistogramOptions {
+  /** Largest ratio between two neighbouring bucket bounds of the duration histogram (> 1). Default: `1.1`. */
+  bucketFactor?: number | undefined;
+  /** The same for the size histograms. Default: `bucketFactor`. */
+  sizeBucketFactor?: number | undefined;
+  /** Most buckets a series keeps; past it, its resolution is halved. Default: `160`. */
+  maxBuckets?: number | undefined;
+  /** Values at most this go to the zero bucket. Default: `2 ** -128`. */
+  zeroThreshold?: number | undefined;
+  /**
+   * Milliseconds after which a series over `maxBuckets` is reset (all of it, and Prometheus sees a
+   * counter reset) rather than losing resolution. Default: none (never reset).
+   */
+  minResetInterval?: number | undefined;
+}
+
+export const DEFAULT_NATIVE_BUCKET_FACTOR = 1.1;
+export const DEFAULT_NATIVE_MAX_BUCKETS = 160;
 
 /** OpenTelemetry's recommended HTTP server duration buckets, in seconds. */
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
@@ -100,6 +127,8 @@ export interface ResolvedOptions<Req, Res> {
   readonly exemplars: ((req: Req, res: Res) => ExemplarLabels | undefined) | undefined;
   readonly auth: CompiledAuth<Req> | undefined;
   readonly recordScrapes: boolean;
+  /** Settings of the native buckets of the duration and of the size histograms; undefined: none. */
+  readonly nativeHistograms: { readonly duration: NativeSettings; readonly size: NativeSettings } | undefined;
   readonly logger: Logger;
 }
 
@@ -130,6 +159,12 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
       throw new RoutemeterOptionError('labels', `has a label '${name}', which routemeter sets itself`);
     }
   }
+  const nativeHistograms = resolveNative(o.nativeHistograms);
+  for (const name of ['buckets', 'sizeBuckets'] as const) {
+    if (o[name]?.length === 0 && nativeHistograms === undefined) {
+      throw new RoutemeterOptionError(name, 'must be a non-empty array of numbers, or [] with `nativeHistograms` on');
+    }
+  }
   return {
     registry: o.registry ?? globalRegister,
     prefix: o.prefix ?? '',
@@ -151,6 +186,27 @@ export function resolveOptions<Req, Res>(options: RoutemeterOptions<Req, Res> | 
       : undefined,
     auth: o.auth === undefined ? undefined : compileAuth(o.auth, logger),
     recordScrapes: o.recordScrapes ?? false,
+    nativeHistograms,
     logger,
   };
+}
+
+function resolveNative(
+  option: boolean | NativeHistogramOptions | undefined,
+): ResolvedOptions<unknown, unknown>['nativeHistograms'] {
+  if (option === undefined || option === false) return undefined;
+  const {
+    bucketFactor = DEFAULT_NATIVE_BUCKET_FACTOR,
+    sizeBucketFactor = bucketFactor,
+    maxBuckets = DEFAULT_NATIVE_MAX_BUCKETS,
+    zeroThreshold = DEFAULT_ZERO_THRESHOLD,
+    minResetInterval,
+  } = option === true ? {} : option;
+  const settings = (factor: number): NativeSettings => ({
+    schema: schemaForFactor(factor),
+    maxBuckets,
+    zeroThreshold,
+    minResetInterval,
+  });
+  return { duration: settings(bucketFactor), size: settings(sizeBucketFactor) };
 }

@@ -1,4 +1,12 @@
-import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
+import {
+  type Exemplar,
+  type HistogramSeries,
+  type HistogramStore,
+  type Labels,
+  seriesVersion,
+  type ValueSeries,
+  type ValueStore,
+} from './store.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
@@ -48,14 +56,18 @@ const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * the format's rules (names, or more than 128 characters in all) is left out rather than failing the scrape.
  */
 function exemplarText(exemplar: Exemplar | undefined): string {
-  if (exemplar === undefined) return '';
+  if (exemplar === undefined || !validExemplar(exemplar)) return '';
+  return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
+}
+
+/** Whether an exemplar's labels keep OpenMetrics' rules (Prometheus holds protobuf exemplars to them too). */
+export function validExemplar(exemplar: Exemplar): boolean {
   let length = 0;
   for (const [name, value] of Object.entries(exemplar.labels)) {
-    if (!EXEMPLAR_LABEL_NAME.test(name) || typeof value !== 'string') return '';
+    if (!EXEMPLAR_LABEL_NAME.test(name) || typeof value !== 'string') return false;
     length += [...name].length + [...value].length;
   }
-  if (length > 128) return '';
-  return ` # {${formatLabels(exemplar.labels)}} ${valueText(exemplar.value)} ${exemplar.timestamp}`;
+  return length <= 128;
 }
 
 /** Rendering done per turn of the event loop, in milliseconds. */
@@ -105,7 +117,7 @@ export async function renderStore(
   const pieces: Buffer[] = [Buffer.from(header)];
   let sinceCheck = 0;
   for (const series of store.series.values()) {
-    const version = store.type === 'histogram' ? (series as HistogramSeries).count : (series as ValueSeries).value;
+    const version = seriesVersion(series);
     let cached = cache.get(series);
     if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
       const text = `\n${seriesText(store, series, name, openMetrics, defaultsText)}`;

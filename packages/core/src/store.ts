@@ -11,6 +11,7 @@
  * with `Object.create(store)`, which must see them.
  */
 
+import { NativeBuckets, type NativeSettings } from './native-histogram.js';
 import { wellFormed } from './user-code.js';
 
 /** Marks routemeter stores, so a registry shared by two copies of routemeter shares the stores too. */
@@ -41,9 +42,11 @@ export interface HistogramSeries {
   count: number;
   /** The latest exemplar of each bucket, once there is one. */
   exemplars: (Exemplar | undefined)[] | undefined;
+  /** The native (sparse exponential) buckets, with the `nativeHistograms` option. */
+  readonly native: NativeBuckets | undefined;
 }
 
-/** Adds one observation to a histogram series; returns the index of the bucket it fell in. */
+/** Adds one observation to a histogram series; returns the index of the classic bucket it fell in. */
 export function observe(series: HistogramSeries, value: number): number {
   const bounds = series.bounds;
   let i = 0;
@@ -51,7 +54,30 @@ export function observe(series: HistogramSeries, value: number): number {
   series.counts[i] = (series.counts[i] as number) + 1;
   series.sum += value;
   series.count += 1;
+  if (series.native !== undefined && !series.native.observe(value)) {
+    // Over maxBuckets with minResetInterval passed: the series starts again from this observation.
+    resetHistogram(series);
+    return observe(series, value);
+  }
   return i;
+}
+
+/**
+ * What changes whenever a series does, for the caches of its rendering and of a cluster worker's answers: a
+ * counter's or gauge's value, a histogram's count, and for native buckets also the resets `minResetInterval`
+ * makes (after which the count may come back to what a cache saw).
+ */
+export function seriesVersion(series: ValueSeries | HistogramSeries): number {
+  if (!('counts' in series)) return series.value;
+  return series.native === undefined ? series.count : series.count + series.native.resets * 2 ** 32;
+}
+
+function resetHistogram(series: HistogramSeries): void {
+  series.counts.fill(0);
+  series.sum = 0;
+  series.count = 0;
+  series.exemplars = undefined;
+  series.native?.reset();
 }
 
 abstract class Store<S extends { readonly labels: Labels }> {
@@ -137,6 +163,8 @@ export class HistogramStore extends Store<HistogramSeries> {
     help: string,
     labelNames: readonly string[],
     readonly upperBounds: readonly number[],
+    /** Native buckets' settings, when this histogram has them. */
+    readonly native?: NativeSettings,
   ) {
     super(name, help, labelNames);
   }
@@ -149,17 +177,13 @@ export class HistogramStore extends Store<HistogramSeries> {
       sum: 0,
       count: 0,
       exemplars: undefined,
+      native: this.native === undefined ? undefined : new NativeBuckets(this.native),
     };
   }
 
   reset(): void {
     this.generation += 1;
-    for (const series of this.series.values()) {
-      series.counts.fill(0);
-      series.sum = 0;
-      series.count = 0;
-      series.exemplars = undefined;
-    }
+    for (const series of this.series.values()) resetHistogram(series);
   }
 
   /** prom-client's JSON shape: every sample with all its labels (`le` first on buckets). */

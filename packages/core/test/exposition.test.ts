@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseExposition, sampleValue } from '../../../test-kit/metrics-text.js';
-import { createRecorder, createScrapeHandler, prefersOpenMetrics } from '../src/adapter.js';
+import { createRecorder, createScrapeHandler, prefersOpenMetrics, scrapeFormat } from '../src/adapter.js';
 import { renderMetrics } from '../src/index.js';
 
 const PROMETHEUS_ACCEPT =
@@ -29,10 +29,36 @@ describe('content negotiation', () => {
     expect(prefersOpenMetrics(accept)).toBe(expected);
   });
 
+  const PROTOBUF = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
+  it.each([
+    [undefined, 'text'],
+    [PROMETHEUS_ACCEPT, 'openmetrics'],
+    // Prometheus 2.42 with --enable-feature=native-histograms:
+    [
+      `${PROTOBUF},application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`,
+      'protobuf',
+    ],
+    [PROTOBUF, 'protobuf'],
+    [PROTOBUF.toUpperCase(), 'protobuf'],
+    ['application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited', 'protobuf'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text', 'text'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.Other;encoding=delimited', 'text'],
+    ['application/vnd.google.protobuf', 'text'],
+    [`${PROTOBUF};q=0.5,application/openmetrics-text`, 'openmetrics'],
+    [`application/openmetrics-text,${PROTOBUF}`, 'openmetrics'],
+    [`text/plain,${PROTOBUF}`, 'text'],
+    [`${PROTOBUF},text/plain`, 'protobuf'],
+    [`${PROTOBUF};q=0`, 'text'],
+    [`text/plain;q=0.4,${PROTOBUF};q=0.5`, 'protobuf'],
+  ])('Accept %j prefers %s', (accept, format) => {
+    expect(scrapeFormat(accept)).toBe(format);
+  });
+
   it('never throws, whatever the header', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (accept) => {
         expect(typeof prefersOpenMetrics(accept)).toBe('boolean');
+        expect(['text', 'openmetrics', 'protobuf']).toContain(scrapeFormat(accept));
       }),
     );
   });

@@ -10,7 +10,19 @@ const invalid: ReadonlyArray<[option: string, value: unknown, message: RegExp]> 
   ['prefix', '1app_', /not starting with a digit/],
   ['prefix', 3, /got 3/],
   ['naming', 'otel2', /must be one of 'prometheus', 'otel', got "otel2"/],
-  ['buckets', [], /must be a non-empty array of numbers, got an array/],
+  ['buckets', [], /must be a non-empty array of numbers, or \[\] with `nativeHistograms` on/],
+  ['sizeBuckets', [], /must be a non-empty array of numbers, or \[\] with `nativeHistograms` on/],
+  ['nativeHistograms', 'yes', /must be a boolean or \{ bucketFactor, sizeBucketFactor, maxBuckets/],
+  ['nativeHistograms', { bucketfactor: 1.1 }, /has an unknown key 'bucketfactor'; did you mean `bucketFactor`\?/],
+  ['nativeHistograms', { bucketFactor: 1 }, /\.bucketFactor must be a finite number above 1, got 1/],
+  [
+    'nativeHistograms',
+    { sizeBucketFactor: Number.POSITIVE_INFINITY },
+    /\.sizeBucketFactor must be a finite number above 1/,
+  ],
+  ['nativeHistograms', { maxBuckets: 0 }, /\.maxBuckets must be a positive integer, got 0/],
+  ['nativeHistograms', { zeroThreshold: -1 }, /\.zeroThreshold must be a finite number >= 0, got -1/],
+  ['nativeHistograms', { minResetInterval: '1h' }, /\.minResetInterval must be a positive number of milliseconds/],
   ['buckets', [0.1, 0.05], /must be strictly increasing, but 0.05 follows 0.1/],
   ['buckets', [0.1, 0.1], /must be strictly increasing/],
   ['buckets', [0.1, Number.POSITIVE_INFINITY], /must hold finite numbers, got Infinity at index 1/],
@@ -74,6 +86,7 @@ const ACCEPTED_KINDS: Readonly<Record<keyof RoutemeterOptions, readonly Kind[]>>
   exemplars: ['boolean', 'function'],
   auth: ['function'],
   recordScrapes: ['boolean'],
+  nativeHistograms: ['boolean', 'object'],
   logger: [],
 };
 
@@ -142,7 +155,40 @@ describe('options are validated once, at creation', () => {
       defaultMetrics: true,
       metricsPath: '/metrics',
       recordScrapes: false,
+      nativeHistograms: undefined,
     });
+  });
+
+  it('resolves nativeHistograms: true to client_golang defaults (schema 3 from factor 1.1), sizes alike', () => {
+    const settings = { schema: 3, maxBuckets: 160, zeroThreshold: 2 ** -128, minResetInterval: undefined };
+    expect(resolveOptions({ nativeHistograms: true }).nativeHistograms).toEqual({
+      duration: settings,
+      size: settings,
+    });
+    expect(resolveOptions({ nativeHistograms: false }).nativeHistograms).toBeUndefined();
+  });
+
+  it.each([
+    [1.0001, 8],
+    [1.1, 3],
+    [2, 0],
+    [4, -1],
+    [2 ** 16, -4],
+    [1e300, -4],
+  ])('derives the schema from bucketFactor %d: %d, clamped to -4 … 8', (bucketFactor, schema) => {
+    const resolved = resolveOptions({ nativeHistograms: { bucketFactor, sizeBucketFactor: 2, maxBuckets: 20 } });
+    expect(resolved.nativeHistograms?.duration.schema).toBe(schema);
+    expect(resolved.nativeHistograms?.size).toMatchObject({ schema: 0, maxBuckets: 20 });
+  });
+
+  it('accepts buckets: [] and sizeBuckets: [] with nativeHistograms (native only)', () => {
+    const resolved = resolveOptions({
+      buckets: [],
+      sizeBuckets: [],
+      nativeHistograms: { minResetInterval: 3_600_000 },
+    });
+    expect(resolved.buckets).toEqual([]);
+    expect(resolved.nativeHistograms?.duration.minResetInterval).toBe(3_600_000);
   });
 
   it('warns through console by default', () => {

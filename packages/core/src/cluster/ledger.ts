@@ -1,7 +1,15 @@
 import { type Metric, Registry } from 'prom-client';
+import { NativeBuckets, type NativeSettings } from '../native-histogram.js';
 import type { AnyRegistry, Logger } from '../options.js';
 import { type HistogramSeries, HistogramStore, type ValueSeries, ValueStore } from '../store.js';
-import { type MetricFamily, strideOf, type WireFamily, type WireLabels, type WireSample } from './protocol.js';
+import {
+  type MetricFamily,
+  type StoreFamily,
+  strideOf,
+  type WireFamily,
+  type WireLabels,
+  type WireSample,
+} from './protocol.js';
 
 /**
  * The primary's memory of its workers, and the registry each scrape serves from it.
@@ -149,6 +157,9 @@ interface Entry {
   readonly total: Float64Array;
   /** The store series it is rendered as, for routemeter's stores. */
   readonly series: ValueSeries | HistogramSeries | undefined;
+  /** `retained` and `total` of a histogram's native buckets, merged at the coarsest schema reported. */
+  readonly nativeRetained: NativeBuckets | undefined;
+  readonly nativeTotal: NativeBuckets | undefined;
   /** Which answer last reported this series, and where in it: scratch for {@link retainWhatWentBack}. */
   mark: number;
   position: number;
@@ -161,13 +172,15 @@ class Totals {
   private readonly entries = new Map<string, Entry>();
   private readonly stride: number;
   private readonly store: ValueStore | HistogramStore | undefined;
+  private readonly native: NativeSettings | undefined;
 
   constructor(private readonly shape: MonotonicWire) {
     this.stride = strideOf(shape);
     if (shape.kind === 'store') {
+      this.native = shape.native === undefined ? undefined : { ...shape.native, minResetInterval: undefined };
       this.store =
         shape.type === 'histogram'
-          ? new HistogramStore(shape.name, shape.help, shape.labelNames, shape.bounds)
+          ? new HistogramStore(shape.name, shape.help, shape.labelNames, shape.bounds, this.native)
           : new ValueStore('counter', shape.name, shape.help, shape.labelNames);
     }
   }
@@ -196,6 +209,8 @@ class Totals {
         retained: new Float64Array(this.stride),
         total: new Float64Array(this.stride),
         series: this.store?.seriesFor(labels as string[]),
+        nativeRetained: this.native === undefined ? undefined : new NativeBuckets(this.native),
+        nativeTotal: this.native === undefined ? undefined : new NativeBuckets(this.native),
         mark: 0,
         position: 0,
       };
@@ -205,7 +220,10 @@ class Totals {
   }
 
   startTotals(): void {
-    for (const entry of this.entries.values()) entry.total.set(entry.retained);
+    for (const entry of this.entries.values()) {
+      entry.total.set(entry.retained);
+      if (entry.nativeRetained !== undefined) entry.nativeTotal?.copyFrom(entry.nativeRetained);
+    }
   }
 
   /** The family as a registry renders it, from the totals. */
@@ -213,12 +231,13 @@ class Totals {
     const { shape } = this;
     const buckets = shape.bounds.length + 1;
     if (this.store !== undefined) {
-      for (const { series, total } of this.entries.values()) {
+      for (const { series, total, nativeTotal } of this.entries.values()) {
         if (shape.type === 'histogram') {
           const histogram = series as HistogramSeries;
           histogram.counts.set(total.subarray(0, buckets));
           histogram.sum = total[buckets] as number;
           histogram.count = total[buckets + 1] as number;
+          if (nativeTotal !== undefined) histogram.native?.copyFrom(nativeTotal);
         } else {
           (series as ValueSeries).value = total[0] as number;
         }
@@ -282,6 +301,7 @@ function resolveStore(sent: WireFamily, before: WireFamily | undefined): WireFam
   if (changed === undefined) return { ...sent, labelsFrom: 0, labels };
   const stride = strideOf(sent);
   const values = new Array<number>(sent.series * stride);
+  const natives = sent.natives === undefined ? undefined : new Array<readonly number[]>(sent.series);
   let next = 0;
   for (let i = 0; i < sent.series; i++) {
     let source = before.values;
@@ -289,13 +309,18 @@ function resolveStore(sent: WireFamily, before: WireFamily | undefined): WireFam
     if (changed[next] === i) {
       source = sent.values;
       from = next++ * stride;
+      if (natives !== undefined) natives[i] = sent.natives?.[next - 1] as readonly number[];
     } else if (i >= before.labels.length) {
       return undefined;
+    } else if (natives !== undefined) {
+      const kept = before.natives?.[i];
+      if (kept === undefined) return undefined;
+      natives[i] = kept;
     }
     for (let k = 0; k < stride; k++) values[i * stride + k] = source[from + k] as number;
   }
   const { changed: _, ...full } = sent;
-  return { ...full, labelsFrom: 0, labels, values };
+  return { ...full, labelsFrom: 0, labels, values, ...(natives === undefined ? {} : { natives }) };
 }
 
 /** Moves into `retained` the last values of series the worker's new answer lowered or no longer reports. */
@@ -327,6 +352,13 @@ function retain(entry: Entry, wire: WireFamily, i: number): void {
   const stride = entry.retained.length;
   for (let k = 0; k < stride; k++)
     entry.retained[k] = (entry.retained[k] as number) + (values[i * stride + k] as number);
+  addNative(entry.nativeRetained, wire, i);
+}
+
+/** Series i's native buckets of a store answer into `into`, if both are there. */
+function addNative(into: NativeBuckets | undefined, wire: WireFamily, i: number): void {
+  const buckets = (wire as StoreFamily).natives?.[i];
+  if (into !== undefined && buckets !== undefined) into.add(buckets);
 }
 
 function addValues(wire: WireFamily, entries: readonly Entry[]): void {
@@ -335,6 +367,7 @@ function addValues(wire: WireFamily, entries: readonly Entry[]): void {
     const { total } = entry;
     const from = i * total.length;
     for (let k = 0; k < total.length; k++) total[k] = (total[k] as number) + (values[from + k] as number);
+    addNative(entry.nativeTotal, wire, i);
   });
 }
 
@@ -405,5 +438,7 @@ function sameShape(a: WireFamily, b: WireFamily): boolean {
   const sameList = (x: readonly unknown[], y: readonly unknown[]) =>
     x.length === y.length && x.every((item, i) => item === y[i]);
   if (!sameList(a.bounds, b.bounds)) return false;
-  return a.kind !== 'store' || sameList(a.labelNames, (b as typeof a).labelNames);
+  if (a.kind !== 'store') return true;
+  const other = b as typeof a;
+  return sameList(a.labelNames, other.labelNames) && JSON.stringify(a.native) === JSON.stringify(other.native);
 }

@@ -60,6 +60,19 @@ export interface StoreFamily<N = number> {
   readonly labels: readonly (readonly string[])[];
   readonly changed?: readonly number[];
   readonly values: readonly N[];
+  /** A histogram's native bucket settings, if it has native buckets. */
+  readonly native?: WireNativeSettings;
+  /**
+   * With `native`: for each series in `values`, its native buckets as `[schema, zero count, first bucket
+   * index, ...counts of the buckets from there]` (the populated range only).
+   */
+  readonly natives?: readonly (readonly number[])[];
+}
+
+export interface WireNativeSettings {
+  readonly schema: number;
+  readonly maxBuckets: number;
+  readonly zeroThreshold: number;
 }
 
 /** A prom-client counter, gauge or histogram: as a store, with each series' labels as an object. */
@@ -181,14 +194,43 @@ function readFamily(value: unknown, partialAllowed: boolean): boolean {
   if (!isId(series) || !isId(labelsFrom) || labelsFrom < 0 || labels.length !== series - labelsFrom) return false;
   if (changed !== undefined && !isIndexes(changed, series)) return false;
   if ((labelsFrom > 0 || changed !== undefined) && !partialAllowed) return false;
-  if (values.length !== ((changed as unknown[] | undefined)?.length ?? series) * stride || !readNumbers(values)) {
-    return false;
-  }
+  const described = (changed as unknown[] | undefined)?.length ?? series;
+  if (values.length !== described * stride || !readNumbers(values)) return false;
+  if (!readNatives(value.native, value.natives, value.type, described)) return false;
   return (
     isArrayOf(labelNames, isString) &&
     labels.every((row: unknown) => isArrayOf(row, isString) && row.length === labelNames.length)
   );
 }
+
+/** Most native buckets a worker may send for one series: far more than any window holds. */
+const MAX_WIRE_BUCKETS = 1 << 16;
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/** Native settings and buckets, both absent or both well-formed, one set of buckets per described series. */
+function readNatives(native: unknown, natives: unknown, type: unknown, described: number): boolean {
+  if (native === undefined) return natives === undefined;
+  if (type !== 'histogram' || !isObject(native) || !Array.isArray(natives) || natives.length !== described) {
+    return false;
+  }
+  const { schema, maxBuckets, zeroThreshold } = native;
+  if (!isSchema(schema) || !isId(maxBuckets) || !isCount(zeroThreshold)) return false;
+  return natives.every(
+    (buckets: unknown) =>
+      Array.isArray(buckets) &&
+      buckets.length >= 3 &&
+      buckets.length <= MAX_WIRE_BUCKETS + 3 &&
+      isSchema(buckets[0]) &&
+      isCount(buckets[1]) &&
+      Number.isSafeInteger(buckets[2]) &&
+      Math.abs(buckets[2]) < 2 ** 30 &&
+      buckets.every((count, i) => i < 3 || isCount(count)),
+  );
+}
+
+const isSchema = (value: unknown): boolean =>
+  Number.isInteger(value) && (value as number) >= -4 && (value as number) <= 8;
 
 /** Series indexes in increasing order, each below `series`. */
 function isIndexes(value: unknown, series: number): boolean {

@@ -1,6 +1,13 @@
 import cluster from 'node:cluster';
 import type { AnyRegistry } from '../options.js';
-import { type HistogramSeries, type HistogramStore, isStore, type ValueSeries, type ValueStore } from '../store.js';
+import {
+  type HistogramSeries,
+  type HistogramStore,
+  isStore,
+  seriesVersion,
+  type ValueSeries,
+  type ValueStore,
+} from '../store.js';
 import {
   ANSWER,
   type Answer,
@@ -136,13 +143,6 @@ interface SentStore {
 }
 
 /**
- * A histogram series changes only with its count, a counter or gauge with its value. A reset bumps the
- * store's generation, which tells what an unchanged count might hide (a reset, then as many observations).
- */
-const versionOf = (series: ValueSeries | HistogramSeries) =>
-  (series as HistogramSeries).count ?? (series as ValueSeries).value;
-
-/**
  * A store as sent: what changed since the last answer (`before`), if the primary has it. The labels of the
  * first series are left out while they are where they were, with the same default labels (series are only
  * ever added), and the values of the series whose version is unchanged. `after` gets what this answer
@@ -157,7 +157,8 @@ function storeFamily(
   const extra = Object.entries(defaults).filter(([name]) => !store.labelNames.includes(name));
   const extraValues = extra.map(([, value]) => String(value));
   const all: (ValueSeries | HistogramSeries)[] = [...store.series.values()];
-  const versions = all.map(versionOf);
+  // A store's reset bumps its generation, which tells what an unchanged version might hide.
+  const versions = all.map(seriesVersion);
   const defaultsKey = JSON.stringify(extra);
   let labelsFrom = 0;
   if (before !== undefined && before.defaults === defaultsKey) {
@@ -170,6 +171,8 @@ function storeFamily(
   const changed: number[] = [];
   const values: WireNumber[] = [];
   const histogram = store.type === 'histogram';
+  const native = histogram ? (store as HistogramStore).native : undefined;
+  const natives: number[][] = [];
   all.forEach((series, i) => {
     if (i >= labelsFrom) {
       const own = store.labelNames.map((name) => series.labels[name] as string);
@@ -182,6 +185,8 @@ function storeFamily(
       const { counts, sum, count } = series as HistogramSeries;
       for (const bucket of counts) values.push(toWire(bucket));
       values.push(toWire(sum), toWire(count));
+      const buckets = (series as HistogramSeries).native;
+      if (buckets !== undefined) natives.push(buckets.toWire());
     } else {
       values.push(toWire((series as ValueSeries).value));
     }
@@ -198,6 +203,12 @@ function storeFamily(
     labels,
     ...(changed.length === all.length ? {} : { changed }),
     values,
+    ...(native === undefined
+      ? {}
+      : {
+          native: { schema: native.schema, maxBuckets: native.maxBuckets, zeroThreshold: native.zeroThreshold },
+          natives,
+        }),
   };
 }
 
