@@ -12,6 +12,9 @@
 //                                        the traffic one worker is frozen (SIGSTOP) for 2.5 s and another SIGKILLed,
 //                                        then the demo shows what Prometheus saw: no counter reset, every request
 //                                        counted but the killed worker's last second, the stale worker, the alert
+//   npm run demo -- --native-histograms  the services record native histograms too and Prometheus ingests them
+//                                        (--enable-feature=native-histograms, scraping protobuf): the RED table's
+//                                        percentiles come from the native histograms
 //
 // Ctrl-C at any point stops every child process and waits for each to exit, so no port stays bound.
 import { spawnSync } from 'node:child_process';
@@ -20,7 +23,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prometheusVersion, stopAll } from '../examples/lib/stack.mjs';
 
-const USAGE = 'usage: npm run demo -- [--duration <seconds>] [--keep] [--no-build] [--from-source] [--cluster]';
+const USAGE =
+  'usage: npm run demo -- [--duration <seconds>] [--keep] [--no-build] [--from-source] [--cluster] [--native-histograms]';
 const CLUSTER_WORKERS = 3;
 
 let args;
@@ -32,6 +36,7 @@ try {
       'no-build': { type: 'boolean', default: false },
       'from-source': { type: 'boolean', default: false },
       cluster: { type: 'boolean', default: false },
+      'native-histograms': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -124,11 +129,13 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 try {
   step(
     `start the example services${args.cluster ? ` (express-service as a cluster of ${CLUSTER_WORKERS} workers)` : ''} ` +
-      `and Prometheus on 127.0.0.1${args['from-source'] ? ' (from the sources)' : ''}`,
+      `and Prometheus on 127.0.0.1${args['from-source'] ? ' (from the sources)' : ''}` +
+      `${args['native-histograms'] ? ', native histograms on' : ''}`,
   );
   const stack = await startStack({
     source: args['from-source'],
     clusterWorkers: args.cluster ? CLUSTER_WORKERS : 0,
+    nativeHistograms: args['native-histograms'],
   });
   for (const s of stack.services) console.log(`${s.job.padEnd(16)} ${s.metricsUrl}`);
   console.log(`${'prometheus'.padEnd(16)} ${stack.prometheus.url}`);

@@ -37,12 +37,14 @@ app.disable('x-powered-by');
 // Before the routes, so that it sees every request. In-flight adds http_requests_in_flight{method}.
 // A cluster worker serves no /metrics of its own: its primary (cluster.js) serves the whole cluster's.
 // METRICS_TOKEN, when set (the Kubernetes example's Secret), turns on `auth`: scrapes without it get 401.
+// NATIVE_HISTOGRAMS=1 adds native histograms (`npm run demo -- --native-histograms`).
 const metricsToken = process.env.METRICS_TOKEN;
 app.use(
   routemeter({
     requestsInFlight: true,
     metricsPath: cluster.isWorker ? false : '/metrics',
     auth: metricsToken === undefined ? undefined : { bearer: metricsToken },
+    nativeHistograms: process.env.NATIVE_HISTOGRAMS === '1',
   }),
 );
 

@@ -35,11 +35,13 @@ const app = Fastify({ logger: process.env.LOG_LEVEL ? { level: process.env.LOG_L
 
 // Registered before the routes, so that its onRoute hook sees each of them.
 // In-flight adds http_requests_in_flight{method}. METRICS_TOKEN, when set (the Kubernetes example's Secret),
-// turns on `auth`: scrapes without it get 401.
+// turns on `auth`: scrapes without it get 401. NATIVE_HISTOGRAMS=1 adds native histograms
+// (`npm run demo -- --native-histograms`).
 const metricsToken = process.env.METRICS_TOKEN;
 await app.register(routemeter, {
   requestsInFlight: true,
   auth: metricsToken === undefined ? undefined : { bearer: metricsToken },
+  nativeHistograms: process.env.NATIVE_HISTOGRAMS === '1',
 });
 
 app.get('/users/:id', async (request) => ({ id: request.params.id, name: `user ${request.params.id}` }));

@@ -40,7 +40,13 @@ const window = '[$__rate_interval]';
 const query = (refId: string, expr: string, legend: string) =>
   new DataqueryBuilder().refId(refId).datasource(datasource).expr(expr).legendFormat(legend);
 
-const quantile = (q: number, by: string) => `histogram_quantile(${q}, sum by (${by}le) (rate(${buckets}${window})))`;
+const histogram = 'http_request_duration_seconds{job=~"$job", route=~"$route", pod=~"$pod"}';
+
+// From the classic buckets or, where Prometheus ingests native histograms (which drops a native family's
+// classic series), from the native histogram: one query for both, as the recording rules do.
+const quantile = (q: number, by: readonly string[]) =>
+  `histogram_quantile(${q}, sum by (${[...by, 'le'].join(', ')}) (rate(${buckets}${window}))) or ` +
+  `histogram_quantile(${q}, sum${by.length > 0 ? ` by (${by.join(', ')})` : ''} (rate(${histogram}${window})))`;
 
 const thresholds = (...steps: [value: number | null, color: string][]) =>
   new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
@@ -138,7 +144,7 @@ export function buildDashboard() {
       ).thresholds(thresholds([null, 'green'], [0.01, 'orange'], [0.05, 'red'])),
     )
     .withPanel(
-      stat('Latency p99', 's', quantile(0.99, '')).thresholds(thresholds([null, 'green'], [0.5, 'orange'], [1, 'red'])),
+      stat('Latency p99', 's', quantile(0.99, [])).thresholds(thresholds([null, 'green'], [0.5, 'orange'], [1, 'red'])),
     )
     .withPanel(stat('Requests in flight', 'short', `sum(${processOf('http_requests_in_flight')})`))
     .withRow(new RowBuilder('Rate, errors, duration by route'))
@@ -162,9 +168,9 @@ export function buildDashboard() {
     )
     .withPanel(
       timeseries('Latency percentiles by route', 's')
-        .withTarget(query('A', quantile(0.5, 'job, route, '), 'p50 {{job}} {{route}}'))
-        .withTarget(query('B', quantile(0.9, 'job, route, '), 'p90 {{job}} {{route}}'))
-        .withTarget(query('C', quantile(0.99, 'job, route, '), 'p99 {{job}} {{route}}')),
+        .withTarget(query('A', quantile(0.5, ['job', 'route']), 'p50 {{job}} {{route}}'))
+        .withTarget(query('B', quantile(0.9, ['job', 'route']), 'p90 {{job}} {{route}}'))
+        .withTarget(query('C', quantile(0.99, ['job', 'route']), 'p99 {{job}} {{route}}')),
     )
     .withPanel(
       timeseries('Responses per second by status code', 'reqps').withTarget(

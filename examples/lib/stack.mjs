@@ -206,7 +206,7 @@ export function clusterWorkers(service) {
  * Starts Prometheus with the rendered example config (or `config`, the text of another whole config file) and a
  * temporary storage directory.
  */
-export async function startPrometheus({ ports, interval = '1s', config }) {
+export async function startPrometheus({ ports, interval = '1s', config, features = [] }) {
   const dir = await mkdtemp(join(tmpdir(), 'routemeter-demo-prometheus-'));
   tempDirs.add(dir);
   const removeDir = async () => {
@@ -226,6 +226,7 @@ export async function startPrometheus({ ports, interval = '1s', config }) {
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
+    ...features.map((feature) => `--enable-feature=${feature}`),
   ]);
   const url = `http://127.0.0.1:${port}`;
   const stopAndClean = async () => {
@@ -280,9 +281,16 @@ export async function startPrometheus({ ports, interval = '1s', config }) {
 /**
  * Both services and Prometheus. `stop()` stops all of them (whatever started) and waits for each to exit.
  * If a start fails, what already started is stopped before the error is thrown. `clusterWorkers: n` runs
- * express-service as a Node cluster of n workers (Prometheus then scrapes its primary).
+ * express-service as a Node cluster of n workers (Prometheus then scrapes its primary). `nativeHistograms: true`
+ * turns them on in the services (NATIVE_HISTOGRAMS=1) and in Prometheus (--enable-feature=native-histograms).
  */
-export async function startStack({ source = false, interval = '1s', env = {}, clusterWorkers: workers = 0 } = {}) {
+export async function startStack({
+  source = false,
+  interval = '1s',
+  env = {},
+  clusterWorkers: workers = 0,
+  nativeHistograms = false,
+} = {}) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.splice(0).map((proc) => proc.stop()));
@@ -294,14 +302,15 @@ export async function startStack({ source = false, interval = '1s', env = {}, cl
       const running = await startService(service, {
         port: await freePort(),
         source,
-        env,
+        env: nativeHistograms ? { ...env, NATIVE_HISTOGRAMS: '1' } : env,
         ...(clustered ? { workers, metricsPort: await freePort() } : {}),
       });
       started.push(running);
       services.push(running);
     }
     const ports = Object.fromEntries(services.map((s) => [s.job, s.scrapePort]));
-    const prometheus = await startPrometheus({ ports, interval });
+    const features = nativeHistograms ? ['native-histograms'] : [];
+    const prometheus = await startPrometheus({ ports, interval, features });
     started.push(prometheus);
     return { services, prometheus, stop, processes: () => [...started] };
   } catch (error) {

@@ -122,6 +122,11 @@ export function progressLine({ elapsedMs, durationMs, sent, failed }) {
 const byJobRoute = (results, pick = (r) => Number(r.value[1])) =>
   new Map(results.map((r) => [`${r.metric.job}\u0000${r.metric.route}`, pick(r)]));
 
+/** A quantile of every job and route since start, from the classic buckets or the native histogram. */
+const quantileSinceStart = (q) =>
+  `histogram_quantile(${q}, sum by (job, route, le) (http_request_duration_seconds_bucket))` +
+  ` or histogram_quantile(${q}, sum by (job, route) (http_request_duration_seconds))`;
+
 /**
  * The RED numbers of every job and route from Prometheus, over the services' whole life (their counters
  * start at zero with the process): requests, req/s over `seconds`, error %, p50 and p99 in ms.
@@ -130,8 +135,8 @@ export async function redReport(prometheus, seconds) {
   const [requests, errors, p50, p99] = await Promise.all([
     prometheus.query('sum by (job, route) (http_requests_total)'),
     prometheus.query('sum by (job, route) (http_requests_total{status_code=~"5.."})'),
-    prometheus.query('histogram_quantile(0.5, sum by (job, route, le) (http_request_duration_seconds_bucket))'),
-    prometheus.query('histogram_quantile(0.99, sum by (job, route, le) (http_request_duration_seconds_bucket))'),
+    prometheus.query(quantileSinceStart(0.5)),
+    prometheus.query(quantileSinceStart(0.99)),
   ]);
   const errorsOf = byJobRoute(errors);
   const p50Of = byJobRoute(p50);

@@ -136,11 +136,13 @@ Inject(Orders)(ShopController, undefined, 0);
 class AppModule {}
 Module({
   // In-flight adds http_requests_in_flight{method}. METRICS_TOKEN, when set (the Kubernetes example's Secret),
-  // turns on `auth`: scrapes without it get 401.
+  // turns on `auth`: scrapes without it get 401. NATIVE_HISTOGRAMS=1 adds native histograms
+  // (`npm run demo -- --native-histograms`).
   imports: [
     RoutemeterModule.forRoot({
       requestsInFlight: true,
       auth: process.env.METRICS_TOKEN === undefined ? undefined : { bearer: process.env.METRICS_TOKEN },
+      nativeHistograms: process.env.NATIVE_HISTOGRAMS === '1',
     }),
   ],
   controllers: [UsersController, ReposController, ShopController],
