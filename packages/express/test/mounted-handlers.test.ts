@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { close, listen } from '../../../test-kit/http.js';
-import { countsOf } from '../../../test-kit/metrics-text.js';
+import { close, eventually, listen, sendAndAbort, sendPipelinedAndClose } from '../../../test-kit/http.js';
+import { countsOf, parseExposition } from '../../../test-kit/metrics-text.js';
+import { promtoolCheckMetrics } from '../../../test-kit/prometheus.js';
 import { type Served, sendAll, serve } from './serve.js';
 
 let files: string;
@@ -19,6 +20,7 @@ beforeAll(async () => {
   files = mkdtempSync(join(tmpdir(), 'routemeter-static-'));
   writeFileSync(join(files, 'a.txt'), 'a');
   writeFileSync(join(files, 'b.txt'), 'bb');
+  writeFileSync(join(files, 'big.bin'), Buffer.alloc(64 * 1024 * 1024));
   // The proxied service: answers with the status its path asks for.
   upstream = createServer((req, res) => {
     res.statusCode = Number(/\/(\d{3})$/.exec(req.url ?? '')?.[1] ?? 200);
@@ -123,6 +125,38 @@ describe('Express: responses of mounted middleware', () => {
     });
     await sendAll(served, ['/users/1'], 'OPTIONS');
     expect(countsOf(await served.scrape())).toEqual({ 'OPTIONS #unmatched 204': 1 });
+  });
+
+  it('a hostile client and hostile callbacks on a mount: downloads cut short and pipelined requests counted once', async () => {
+    const warnings: string[] = [];
+    served = await serve(
+      (app) => {
+        app.use('/static', express.static(files));
+      },
+      {
+        labels: {
+          tenant: () => {
+            throw new Error('label getter broke');
+          },
+        },
+        exemplars: () => ({ 'bad name': '\u0000'.repeat(200) }) as never,
+        logger: { warn: (message) => warnings.push(message) },
+      },
+    );
+    // The client leaves while the big file is being sent, and cuts a pipelined pair after the first.
+    await sendAndAbort(served.port, '/static/big.bin', 30);
+    await sendPipelinedAndClose(served.port, ['/static/big.bin', '/static/a.txt'], 30);
+    expect((await served.send('/static/a.txt')).status).toBe(200);
+    const body = await eventually(async () => {
+      const reply = await served?.send('/metrics');
+      const counts = countsOf(parseExposition(reply?.body ?? ''));
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(4);
+      return reply?.body ?? '';
+    });
+    // Every request is /static/*, once; the status is the one being sent when the client left.
+    expect(Object.keys(countsOf(parseExposition(body)))).toEqual(['GET /static/* 200']);
+    expect(await promtoolCheckMetrics(body)).toBe('');
+    expect(warnings.some((w) => w.includes('label getter broke'))).toBe(true);
   });
 
   it('mount labels count against maxRoutes', async () => {
