@@ -1,5 +1,6 @@
 // `npm run demo` itself, short: it prints the RED table for every service and every route, and any alerts,
-// and leaves nothing running. Ctrl-C in the middle stops every child and frees every port.
+// and leaves nothing running. Ctrl-C in the middle stops every child and frees every port. The cluster run has
+// native histograms on, so the primary's merge of them is what Prometheus reads.
 // `--from-source` runs the services on the TypeScript sources, so the test neither needs nor rebuilds dist/.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -74,11 +75,14 @@ describe('npm run demo', () => {
     for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
   }, 120_000);
 
-  it('--cluster freezes one worker and kills another, and shows Prometheus saw no counter reset', async () => {
-    const run = runDemo('--cluster', '--duration', '8');
+  it('--cluster --native-histograms freezes one worker and kills another, and shows Prometheus saw no counter reset', async () => {
+    const run = runDemo('--cluster', '--native-histograms', '--duration', '8');
     const { code } = await run.exited;
     const output = run.output();
     expect(code, output).toBe(0);
+    expect(output).toContain('native histograms on');
+    // The primary merged the workers' native histograms: Prometheus has percentiles for the clustered service.
+    expect(output).toMatch(/^express-service\s+\/slow\s+\d+\s+\S+\s+\S+\s+\d+\.\d\s+\d+\.\d$/m);
     expect(output).toMatch(/worker \d+ \(pid \d+\) frozen with SIGSTOP for 2 s/);
     expect(output).toMatch(/worker \d+ \(pid \d+\) killed with SIGKILL/);
     expect(output).toContain(
