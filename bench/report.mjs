@@ -58,6 +58,20 @@ function targets({ sections }) {
       `median ${fmt(r.medianMs)} ms, max ${fmt(r.maxMs)} ms`,
       check(r.maxMs <= 50),
     ]);
+    if (VARIANTS[r.name].protobuf) {
+      // Issue 15: the protobuf scrape stalls the loop no more than the text scrape of the same app. Judged on
+      // the median over the scrapes, within the monitor's 1 ms resolution: the longest stall of either is
+      // a GC that lands in one scrape or another (shown beside it).
+      const text = sections.scrape.rows.find((x) => x.name === VARIANTS[r.name].app);
+      if (text !== undefined) {
+        rows.push([
+          `${r.name}: loop stall no longer than the text scrape's (median over scrapes)`,
+          `${fmt(r.medianStallMs)} ms vs ${fmt(text.medianStallMs)} ms (longest ${fmt(r.maxStallMs)} vs ${fmt(text.maxStallMs)})`,
+          check(r.medianStallMs <= text.medianStallMs + 1),
+        ]);
+      }
+      continue;
+    }
     rows.push([`${r.name}: no event-loop stall over 15 ms`, `${fmt(r.maxStallMs)} ms`, check(r.maxStallMs <= 15)]);
     rows.push([
       `${r.name}: same samples as prom-client`,
@@ -88,7 +102,9 @@ function targets({ sections }) {
   }
   const scrapeRows = sections.scrape?.rows ?? [];
   const lightest = scrapeRows.filter((r) => !VARIANTS[r.name].ours).sort((a, b) => a.rssMB - b.rssMB)[0];
-  for (const r of scrapeRows.filter((x) => VARIANTS[x.name].ours && lightest !== undefined)) {
+  for (const r of scrapeRows.filter(
+    (x) => VARIANTS[x.name].ours && !VARIANTS[x.name].protobuf && lightest !== undefined,
+  )) {
     rows.push([
       `${r.name}: RSS in the scrape scenario within +20 MB of the lightest peer`,
       `${fmt(r.rssMB, 0)} MB vs ${lightest.name} ${fmt(lightest.rssMB, 0)} MB`,
@@ -109,7 +125,7 @@ function targets({ sections }) {
       check(r.routeLabelOk),
     ]);
   }
-  return rows.length === 0 ? '' : table(['target (issues 6, 10, 13)', 'this run', ''], rows);
+  return rows.length === 0 ? '' : table(['target (issues 6, 10, 13, 15)', 'this run', ''], rows);
 }
 
 /** The Markdown of RESULTS.md for one run's results.json. */

@@ -28,7 +28,7 @@ export function sendAll(port, requests, { pipelining = 8, filler = requests[0] }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-/** GET a path; resolves with status, body and the milliseconds from request to the body's last byte. */
+/** GET a path; resolves with status, headers, body and the milliseconds from request to the body's last byte. */
 export function get(port, path, headers = {}) {
   return new Promise((resolve, reject) => {
     const start = performance.now();
@@ -37,7 +37,7 @@ export function get(port, path, headers = {}) {
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode, body, ms: performance.now() - start });
+        resolve({ status: res.statusCode, headers: res.headers, body, ms: performance.now() - start });
       });
       res.on('error', reject);
     });

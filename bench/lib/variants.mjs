@@ -31,6 +31,25 @@ export const VARIANTS = {
   },
 };
 
+/**
+ * routemeter with `nativeHistograms`, scraped as Prometheus does with the feature on (protobuf): the scrape
+ * bench only (issue 15's scrape target), beside the text scrape of the same app.
+ */
+for (const [framework, title] of [
+  ['express', 'Express'],
+  ['fastify', 'Fastify'],
+]) {
+  VARIANTS[`${framework}-routemeter-protobuf`] = {
+    framework,
+    label: `${title} + routemeter, nativeHistograms, protobuf scrape`,
+    ours: true,
+    protobuf: true,
+    scrapeOnly: true,
+    app: `${framework}-routemeter`,
+    options: { nativeHistograms: true },
+  };
+}
+
 /** The cost curve: routemeter beside its bare framework in apps of this many routes (overhead bench only). */
 export const CURVE_ROUTES = [100, 1000];
 for (const routes of CURVE_ROUTES) {
@@ -86,15 +105,16 @@ export async function startVariant(name, { scrapeRoutes = false, listen = true }
   if (variant === undefined) throw new Error(`unknown variant ${name}`);
   const app = variant.app ?? name;
   const routes = variant.routes ?? 1;
+  const options = variant.options ?? {};
   return variant.framework === 'express'
-    ? startExpress(app, scrapeRoutes, routes, listen)
-    : startFastify(app, scrapeRoutes, routes, listen);
+    ? startExpress(app, options, scrapeRoutes, routes, listen)
+    : startFastify(app, options, scrapeRoutes, routes, listen);
 }
 
-async function startExpress(name, scrapeRoutes, routes, listen) {
+async function startExpress(name, options, scrapeRoutes, routes, listen) {
   // @routemeter/express patches Router.prototype.use on import to learn mount paths, and OpenTelemetry
   // patches express when it is required: set the library up first.
-  const metrics = await expressMetrics(name);
+  const metrics = await expressMetrics(name, options);
   const express = require('express');
   const app = express();
   app.disable('x-powered-by');
@@ -125,7 +145,8 @@ async function startExpress(name, scrapeRoutes, routes, listen) {
   return listenOn((server) => server.on('request', app));
 }
 
-async function expressMetrics(name) {
+/** @param {object} options routemeter's options (a variant's `options`) */
+async function expressMetrics(name, options) {
   switch (name) {
     case 'express-bare':
       return undefined;
@@ -133,7 +154,7 @@ async function expressMetrics(name) {
       return { middleware: (_req, _res, next) => next() };
     case 'express-routemeter': {
       const { routemeter } = await import('@routemeter/express');
-      return { middleware: routemeter() };
+      return { middleware: routemeter(options) };
     }
     case 'express-prom-bundle': {
       const { default: promBundle } = await import('express-prom-bundle');
@@ -167,10 +188,10 @@ async function expressMetrics(name) {
   }
 }
 
-async function startFastify(name, scrapeRoutes, routes, listen) {
+async function startFastify(name, options, scrapeRoutes, routes, listen) {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
-  await fastifyMetrics(name, app);
+  await fastifyMetrics(name, app, options);
   app.get('/users/:id', async function getUser(req) {
     return user(req.params.id);
   });
@@ -199,7 +220,8 @@ async function startFastify(name, scrapeRoutes, routes, listen) {
   return app.server;
 }
 
-async function fastifyMetrics(name, app) {
+/** @param {object} options routemeter's options (a variant's `options`) */
+async function fastifyMetrics(name, app, options) {
   switch (name) {
     case 'fastify-bare':
       return;
@@ -210,7 +232,7 @@ async function fastifyMetrics(name, app) {
       return;
     case 'fastify-routemeter': {
       const mod = await import('@routemeter/fastify');
-      await app.register(mod.routemeter ?? mod.default);
+      await app.register(mod.routemeter ?? mod.default, options);
       return;
     }
     case 'fastify-metrics': {
