@@ -168,7 +168,7 @@ describe('the Prometheus protobuf format, decoded by protobufjs from metrics.pro
       fc.asyncProperty(
         fc.array(
           fc.record({
-            route: fc.string({ unit: 'grapheme', maxLength: 40 }),
+            route: fc.string({ unit: 'binary', maxLength: 40 }), // lone surrogates and control characters too
             value: fc.oneof(fc.double({ min: 0, max: 1e4, noNaN: true }), fc.constantFrom(0, 1, 2, 0.5, 1e-300)),
           }),
           { maxLength: 200 },
