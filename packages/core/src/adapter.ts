@@ -13,6 +13,7 @@ export {
   scrapeFormat,
 } from './exposition.js';
 export { closedStatus } from './labels.js';
+export { RECORDED_BY_ANOTHER_WARNING, UNCALLED_FACTORY_WARNING } from './misuse.js';
 export type { ResolvedOptions } from './options.js';
 export { createRecorder, type Recorder } from './recorder.js';
 export type { MethodRecorder, RouteRecorder } from './request-recorders.js';

@@ -1,5 +1,12 @@
 import type { Logger, RoutemeterOptions } from '@routemeter/core';
-import { closedStatus, createRecorder, onResponseClosed, writeScrape } from '@routemeter/core/adapter';
+import {
+  closedStatus,
+  createRecorder,
+  onResponseClosed,
+  RECORDED_BY_ANOTHER_WARNING,
+  UNCALLED_FACTORY_WARNING,
+  writeScrape,
+} from '@routemeter/core/adapter';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { isOnRouter, unmeteredRoutes } from './route-order.js';
 import { mountTemplate, routeTemplate } from './route-template.js';
@@ -42,9 +49,7 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
   if (typeof next === 'function') {
     if (!warnedUncalled) {
       warnedUncalled = true;
-      console.warn(
-        'routemeter: `app.use(routemeter)` passes the factory itself, so nothing is recorded: call it, `app.use(routemeter())`',
-      );
+      console.warn(UNCALLED_FACTORY_WARNING);
     }
     (next as NextFunction)();
     return undefined as unknown as RoutemeterMiddleware;
@@ -69,9 +74,7 @@ export function routemeter(options?: ExpressRoutemeterOptions, ...misuse: unknow
     if (recording.has(res)) {
       if (!warnedRecordedByAnother) {
         warnedRecordedByAnother = true;
-        logger.warn(
-          'routemeter: a request reached this middleware already recorded by another routemeter (an earlier `app.use(routemeter())`, or RoutemeterModule in a Nest app): it is counted once, by the first, and the options of this one are not used: keep one routemeter per app',
-        );
+        logger.warn(RECORDED_BY_ANOTHER_WARNING);
       }
       next();
       return;

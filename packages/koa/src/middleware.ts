@@ -5,7 +5,9 @@ import {
   contentLength,
   createRecorder,
   onResponseClosed,
+  RECORDED_BY_ANOTHER_WARNING,
   type SizeReaders,
+  UNCALLED_FACTORY_WARNING,
 } from '@routemeter/core/adapter';
 import type { Context, Middleware, Next } from 'koa';
 import { warnOfUnmeteredRoutes } from './route-order.js';
@@ -28,7 +30,7 @@ const koaSizes: SizeReaders<Context, Context> = {
 
 /**
  * Responses being recorded, so that a second routemeter on the same request (on the app and on a router,
- * or in a mounted app) leaves it to the first. Keyed by the Node response, which every `ctx` made for it shares.
+ * or in a mounted app) leaves it to the first, and says so once. Keyed by the Node response, which every `ctx` made for it shares.
  */
 const recording = new WeakSet<ServerResponse>();
 
@@ -56,9 +58,7 @@ export function routemeter(options?: KoaRoutemeterOptions, ...misuse: unknown[])
   if (typeof next === 'function') {
     if (!warnedUncalled) {
       warnedUncalled = true;
-      console.warn(
-        'routemeter: `app.use(routemeter)` passes the factory itself, so nothing is recorded: call it, `app.use(routemeter())`',
-      );
+      console.warn(UNCALLED_FACTORY_WARNING);
     }
     return (next as Next)() as unknown as RoutemeterMiddleware;
   }
@@ -66,6 +66,7 @@ export function routemeter(options?: KoaRoutemeterOptions, ...misuse: unknown[])
   const { metricsPath, recordScrapes, logger } = recorder.options;
   const excludes = recorder.options.exclude !== undefined;
   let checkedRouteOrder = false;
+  let warnedRecordedByAnother = false;
 
   /** Answers the scrape the Koa way, so middleware before routemeter (headers, compression) still applies. */
   async function serveMetrics(ctx: Context): Promise<void> {
@@ -79,7 +80,13 @@ export function routemeter(options?: KoaRoutemeterOptions, ...misuse: unknown[])
 
   function routemeterMiddleware(ctx: Context, next: Next): Promise<void> {
     const { req, res } = ctx;
-    if (recording.has(res)) return next();
+    if (recording.has(res)) {
+      if (!warnedRecordedByAnother) {
+        warnedRecordedByAnother = true;
+        logger.warn(RECORDED_BY_ANOTHER_WARNING);
+      }
+      return next();
+    }
     if (!checkedRouteOrder) {
       checkedRouteOrder = true;
       warnOfUnmeteredRoutes(ctx.app, routemeterMiddleware, logger);

@@ -120,17 +120,22 @@ it('says nothing when it comes first, or after middleware that is not a router',
   });
 });
 
-it('records a request once when routemeter is on the app and on a router too', async () => {
+it('records a request once when routemeter is on the app and on a router too, and the second says so once', async () => {
   const registry = new Registry();
+  const warnings: string[] = [];
   const app = quietApp();
   app.use(routemeter({ registry, defaultMetrics: false }));
   const router = new Router();
-  router.use(routemeter({ registry, defaultMetrics: false, logger: { warn() {} } }));
+  router.use(routemeter({ registry, defaultMetrics: false, logger: { warn: (m) => warnings.push(m) } }));
   router.get('/users/:id', (ctx) => {
     ctx.body = 'user';
   });
   app.use(router.routes());
   const port = await start(app);
   await send(port, '/users/1');
-  expect(countsOf(parseExposition((await send(port, '/metrics')).body))).toEqual({ 'GET /users/:id 200': 1 });
+  await send(port, '/users/2');
+  expect(countsOf(parseExposition((await send(port, '/metrics')).body))).toEqual({ 'GET /users/:id 200': 2 });
+  expect(warnings.filter((w) => w.includes('already recorded by another routemeter'))).toEqual([
+    'routemeter: a request reached this middleware already recorded by another routemeter (an earlier `app.use(routemeter())`, or RoutemeterModule in a Nest app): it is counted once, by the first, and the options of this one are not used: keep one routemeter per app',
+  ]);
 });
