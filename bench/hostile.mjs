@@ -36,8 +36,9 @@ export async function runHostile({ variants, requests: count, log }) {
     for (const server of servers) {
       // Warm up: matched traffic and a few unmatched requests, so lazily created state exists before the baseline.
       await sendAll(server.port, [...warmup, ...hostileRequests(50, 99)]);
-      const memBefore = await server.ask('mem');
+      // Series first: counting them through prom-client allocates, and must not fall between the two readings.
       const seriesBefore = await server.ask('series');
+      const memBefore = await server.ask('mem');
       const result = await sendAll(server.port, hostile, { filler });
       const memAfter = await server.ask('mem');
       const seriesAfter = await server.ask('series');

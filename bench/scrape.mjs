@@ -121,9 +121,10 @@ async function timeScrapes(server, scrapes) {
     stalls.push(maxMs);
     body = scrape.body;
   }
+  // Memory first: counting the series through prom-client's getMetricsAsJSON allocates far more than a scrape.
+  const mem = await server.ask('mem');
   const text = body.toString('utf8');
   const series = variant.otel ? { total: labelSetsIn(text), byMetric: {} } : await server.ask('series');
-  const mem = await server.ask('mem');
   const row = {
     name: server.name,
     label: variant.label,
