@@ -55,8 +55,9 @@ export function sendAndAbort(port: number, path: string, afterMs: number): Promi
     const req = httpRequest({ host: '127.0.0.1', port, path, agent: false });
     req.on('error', () => resolve());
     req.on('close', () => resolve());
+    // From the moment the request is on the wire: connecting is not the server's time.
+    req.on('finish', () => setTimeout(() => req.destroy(), afterMs));
     req.end();
-    setTimeout(() => req.destroy(), afterMs);
   });
 }
 

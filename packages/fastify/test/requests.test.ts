@@ -195,10 +195,10 @@ describe('aborts and timeouts (real server)', () => {
       return scraped;
     });
     const slowSeconds = sumOf(metrics, 'http_request_duration_seconds_sum', { route: '/slow' });
-    expect(slowSeconds).toBeGreaterThanOrEqual(0.19);
+    expect(slowSeconds).toBeGreaterThanOrEqual(0.17);
     expect(slowSeconds).toBeLessThan(0.9);
     const streamSeconds = sumOf(metrics, 'http_request_duration_seconds_sum', { route: '/stream' });
-    expect(streamSeconds).toBeGreaterThanOrEqual(0.14);
+    expect(streamSeconds).toBeGreaterThanOrEqual(0.12);
   });
 
   it("gives label getters and exemplars an aborted request's reply", async () => {
