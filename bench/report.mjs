@@ -157,7 +157,7 @@ export function report(results) {
       `GET /users/1…1000, ${o.settings.connections} connections × ${o.settings.pipelining} pipelined, ${o.settings.rounds} rounds (Fastify's groups every third) of ${o.settings.seconds} s runs. ` +
         "CPU µs/req is the server process's own CPU time (user + system) over a run divided by the responses in it. " +
         'In every round each variant runs between two runs of its bare framework (B V₁ B V₂ B …, shuffled); "added" is its CPU µs/req minus the mean of those two, ' +
-        'the median over rounds with a bootstrap 95% interval in brackets. "ratio" is req/s against the same bare runs (median). RSS and heap: after the last round and two forced GCs.',
+        'the median over rounds with a bootstrap 95% interval in brackets. "ratio" is req/s against the same bare runs (median). RSS and heap: after the last round, two forced GCs and 250 ms for V8 to release the freed pages.',
       '',
       overheadTable(o),
     );

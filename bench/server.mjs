@@ -2,7 +2,7 @@
 // with an IPC channel. It reports its port, then answers the bench's questions over IPC, so measuring
 // adds no route, middleware or series to the app under test:
 //   cpu    → process.cpuUsage() and the wall clock, read before and after each round
-//   mem    → process.memoryUsage() after two full GCs (needs --expose-gc)
+//   mem    → process.memoryUsage() after two full GCs (needs --expose-gc) and SETTLE_MS
 //   loop   → max event-loop delay since the last `loop` (perf_hooks.monitorEventLoopDelay, 1 ms resolution),
 //            and the longest of those stalls counting only the time this process ran (busyMs, see below)
 //   series → distinct label sets of the request metrics in prom-client's registry
@@ -42,11 +42,17 @@ if (scrapeRoutes) {
   }, 1);
 }
 
+/** After the GCs, time for V8's background thread to release the freed pages. */
+const SETTLE_MS = 250;
+
 const handlers = {
   cpu: () => ({ cpu: process.cpuUsage(), wall: performance.now() }),
-  mem: () => {
+  mem: async () => {
     globalThis.gc?.();
     globalThis.gc?.();
+    // V8 hands the pages a GC freed back to the system from a background thread: read RSS once it has
+    // (right after gc() the same process read up to 40 MB more than 50 ms later).
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return process.memoryUsage();
   },
   loop: () => {

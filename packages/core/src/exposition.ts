@@ -5,7 +5,8 @@ import type { AnyRegistry, Logger } from './options.js';
 import { PROTOBUF_CONTENT_TYPE, renderProtobufPieces } from './protobuf.js';
 import { SharedBody } from './send-scrape.js';
 import { isStore } from './store.js';
-import { renderStore, TurnBudget } from './store-text.js';
+import { renderStore } from './store-text.js';
+import { TurnBudget } from './turn-budget.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;

@@ -10,7 +10,8 @@ import {
   type ValueSeries,
   type ValueStore,
 } from './store.js';
-import { TurnBudget, validExemplar } from './store-text.js';
+import { validExemplar } from './store-text.js';
+import { TurnBudget } from './turn-budget.js';
 
 /**
  * The Prometheus protobuf exposition format: each metric family an `io.prometheus.client.MetricFamily`

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import type { ScrapeResponse } from './exposition.js';
 
-/** Bytes per write of a streamed body: pieces are copied into blocks of about this size. */
+/** Bytes per write of a streamed body: smaller pieces are copied into blocks of at most this size. */
 const BLOCK_BYTES = 64 * 1024;
 
 /**
@@ -18,8 +18,9 @@ interface Cursor {
 }
 
 /**
- * A rendered body, as the scrapes that share it stream it. Its pieces (mostly each series' cached text,
- * shared with the cache) are copied into ~64 KiB blocks only when a stream asks for the next one. While
+ * A rendered body, as the scrapes that share it stream it. Its pieces are mostly chunks of cached series
+ * text (series-chunks.ts), sent as they are; the small ones between them (headers, prom-client's metrics)
+ * are copied into blocks of up to 64 KiB only when a stream asks for the next one. While
  * two or more streams of a body are open, a block one of them packed is kept until every one has sent
  * it: 20 scrapes at once copy the body once, not 20 times (20 copies also kept the garbage collector busy
  * enough to stall the event loop). A stream left alone packs its own. So a body holds at most one copy
@@ -75,9 +76,12 @@ export class SharedBody {
     } else {
       const start = starts[i] as number;
       if (start === pieces.length) return null;
+      // Small pieces are gathered; a piece of a block's size or more (a chunk of cached series) goes alone, uncopied.
       let end = start + 1;
       let bytes = (pieces[start] as Buffer).length;
-      while (end < pieces.length && bytes < BLOCK_BYTES) bytes += (pieces[end++] as Buffer).length;
+      while (end < pieces.length && bytes + (pieces[end] as Buffer).length <= BLOCK_BYTES) {
+        bytes += (pieces[end++] as Buffer).length;
+      }
       starts.push(end);
       block = pack(pieces, start, end);
       blocks.push(block);

@@ -1,17 +1,12 @@
-import {
-  type Exemplar,
-  type HistogramSeries,
-  type HistogramStore,
-  type Labels,
-  seriesVersion,
-  type ValueSeries,
-  type ValueStore,
-} from './store.js';
+import { SeriesChunks } from './series-chunks.js';
+import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
+import type { TurnBudget } from './turn-budget.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
- * label text is escaped once, a series' text is reused while the series is unchanged, and the output is
- * the list of those texts, not a copy of them, built a few milliseconds per turn of the event loop
+ * label text is escaped once, a series' text is reused while the series is unchanged (kept in chunks of
+ * consecutive series: {@link SeriesChunks}), and the output is the list of those chunks, not a copy of
+ * them, built a few milliseconds per turn of the event loop
  * ({@link TurnBudget}), so a scrape of thousands of series neither takes prom-client's ~180 ms nor stalls
  * the server for it. (The equivalence with prom-client's rendering is a property test: store.test.ts.)
  */
@@ -70,34 +65,9 @@ export function validExemplar(exemplar: Exemplar): boolean {
   return length <= 128;
 }
 
-/** Rendering done per turn of the event loop, in milliseconds. */
-const TURN_MS = 4;
-/** Series rendered between two looks at the clock. */
-const SERIES_PER_CHECK = 32;
-
 /**
- * The time one rendering may hold the event loop before it lets it turn. Time, not a count of series: text
- * rebuilt for a changed series costs ~50 times a cached one's. The stores of a rendering share one budget
- * (they are rendered one after another).
- */
-export class TurnBudget {
-  private ends = performance.now() + TURN_MS;
-
-  /** True once this turn's share is spent. */
-  spent(): boolean {
-    return performance.now() > this.ends;
-  }
-
-  /** Waits for the next turn of the event loop, and a new share. */
-  async nextTurn(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.ends = performance.now() + TURN_MS;
-  }
-}
-
-/**
- * One store's text, as `registry.getMetricsAsString(store)` gives it, in pieces (its header, then each
- * series' cached text): `name` is the store's name, or the OpenMetrics name of a counter (without
+ * One store's text, as `registry.getMetricsAsString(store)` gives it, in pieces (its header, then its
+ * series' cached text in chunks): `name` is the store's name, or the OpenMetrics name of a counter (without
  * `_total`), in which case samples get `_total` back.
  */
 export async function renderStore(
@@ -112,42 +82,24 @@ export async function renderStore(
     Object.entries(defaultLabels).filter(([label]) => !store.labelNames.includes(label)),
   );
   const defaultsText = formatLabels(defaults);
-  const cache = openMetrics ? openMetricsTexts : textTexts;
-  const cacheKey = `${name}\u0000${defaultsText}\u0000${store.generation}`;
-  const pieces: Buffer[] = [Buffer.from(header)];
-  let sinceCheck = 0;
-  for (const series of store.series.values()) {
-    const version = seriesVersion(series);
-    let cached = cache.get(series);
-    if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
-      const text = `\n${seriesText(store, series, name, openMetrics, defaultsText)}`;
-      cached = { key: cacheKey, version, bytes: Buffer.from(text) };
-      cache.set(series, cached);
-    }
-    pieces.push(cached.bytes);
-    if (++sinceCheck === SERIES_PER_CHECK) {
-      sinceCheck = 0;
-      if (turn.spent()) await turn.nextTurn();
-    }
+  const caches = openMetrics ? openMetricsChunks : textChunks;
+  let chunks = caches.get(store);
+  if (chunks === undefined) {
+    chunks = new SeriesChunks();
+    caches.set(store, chunks);
   }
-  return pieces;
+  const series = await chunks.render(
+    Array.from<ValueSeries | HistogramSeries>(store.series.values()),
+    `${name}\u0000${defaultsText}\u0000${store.generation}`,
+    (one) => `\n${seriesText(store, one, name, openMetrics, defaultsText)}`,
+    turn,
+  );
+  return [Buffer.from(header), ...series];
 }
 
-/**
- * The last text of each series (a newline, then its lines), per format, reused while the series has not
- * changed: a histogram's text changes only with its count, a counter's or gauge's only with its value.
- * Most series of a large app are idle between two scrapes, so most of a scrape is copying cached bytes.
- * Kept as UTF-8 bytes: concatenated strings would be flattened again at every scrape, and the response
- * is written as bytes anyway. The bytes are never modified: a rendering, and every response streaming
- * it, refers to them.
- */
-interface CachedText {
-  readonly key: string;
-  readonly version: number;
-  readonly bytes: Buffer;
-}
-const textTexts = new WeakMap<object, CachedText>();
-const openMetricsTexts = new WeakMap<object, CachedText>();
+/** Each store's cached text, per format. */
+const textChunks = new WeakMap<object, SeriesChunks>();
+const openMetricsChunks = new WeakMap<object, SeriesChunks>();
 
 function seriesText(
   store: ValueStore | HistogramStore,

@@ -127,6 +127,52 @@ describe("routemeter's stores render exactly as prom-client's metrics", () => {
     );
   });
 
+  it('keeps the cache right across many chunks: changed, new and reset series, new default labels, renderings at once', async () => {
+    // 1,200 label sets with long routes: the histogram's text spans ~15 chunks of 64 KiB, the counter's two.
+    const known = Array.from({ length: 1200 }, (_, i): [string, string, string] => [
+      i % 2 === 0 ? 'GET' : 'POST',
+      `/tenants/:tenant/projects/${'x'.repeat(i % 40)}/items/${i}`,
+      ['200', '404', '500'][i % 3] as string,
+    ]);
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant('observe' as const),
+        at: fc.nat(known.length - 1),
+        value: fc.double({ min: 0, max: 20, noNaN: true }),
+      }),
+      observation.map((o) => ({ kind: 'new' as const, ...o })),
+      fc.constant({ kind: 'reset' as const }),
+      fc.constant({ kind: 'defaults' as const }),
+      fc.constant({ kind: 'render' as const }),
+      fc.constant({ kind: 'render twice at once' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 25 }), fc.boolean(), async (steps, openMetrics) => {
+        const paired = pairedMetrics();
+        for (const labels of known) paired.observe({ labels, value: 0.2 });
+        let defaults = 0;
+        for (const s of [{ kind: 'render' as const }, ...steps, { kind: 'render' as const }]) {
+          if (s.kind === 'observe') paired.observe({ labels: known[s.at] as Observation['labels'], value: s.value });
+          else if (s.kind === 'new') paired.observe(s);
+          else if (s.kind === 'reset') paired.reset();
+          else if (s.kind === 'defaults') {
+            defaults += 1;
+            paired.theirs.setDefaultLabels({ service: `api-${defaults}` });
+            paired.ours.setDefaultLabels({ service: `api-${defaults}` });
+          } else {
+            const expected = await renderMetrics(paired.theirs, openMetrics);
+            const times = s.kind === 'render' ? 1 : 2;
+            const ours = await Promise.all(
+              Array.from({ length: times }, () => renderMetrics(paired.ours, openMetrics)),
+            );
+            for (const text of ours) expect(text).toBe(expected);
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   it('reset by registry.resetMetrics() zeroes every series in place', async () => {
     const registry = new Registry();
     const store = new HistogramStore('t_seconds', 'Time.', ['route'], [1]);
