@@ -54,9 +54,9 @@ function targets({ sections }) {
   }
   for (const r of (sections.scrape?.rows ?? []).filter((x) => VARIANTS[x.name].ours)) {
     rows.push([
-      `${r.name}: scrape of 6,000 series ≤ 50 ms`,
-      `median ${fmt(r.medianMs)} ms, max ${fmt(r.maxMs)} ms`,
-      check(r.maxMs <= 50),
+      `${r.name}: scrape of 6,000 series ≤ 50 ms, the first after they appear too`,
+      `median ${fmt(r.medianMs)} ms, max ${fmt(r.maxMs)} ms, first ${fmt(r.firstMs)} ms`,
+      check(Math.max(r.maxMs, r.firstMs ?? Number.POSITIVE_INFINITY) <= 50),
     ]);
     if (VARIANTS[r.name].protobuf) {
       // Issue 15: the protobuf scrape stalls the loop no more than the text scrape of the same app. Judged on
@@ -72,7 +72,12 @@ function targets({ sections }) {
       }
       continue;
     }
-    rows.push([`${r.name}: no event-loop stall over 15 ms`, `${fmt(r.maxStallMs)} ms`, check(r.maxStallMs <= 15)]);
+    const stall = Math.max(r.maxStallMs, r.firstStallMs ?? 0);
+    rows.push([
+      `${r.name}: no event-loop stall over 15 ms, the first scrape's too`,
+      `${fmt(stall)} ms (first scrape ${fmt(r.firstStallMs)} ms)`,
+      check(stall <= 15),
+    ]);
     rows.push([
       `${r.name}: same samples as prom-client`,
       r.samplesMatchPromClient ? 'yes' : 'no',
@@ -112,11 +117,21 @@ function targets({ sections }) {
     ]);
   }
   for (const r of (sections.scrape?.curve ?? []).filter((x) => VARIANTS[x.name].ours && x.labelSets === 60_000)) {
+    const stall = Math.max(r.maxStallMs, r.firstStallMs ?? 0);
     rows.push([
-      `${r.name}: at 60,000 series no event-loop stall over 15 ms`,
-      `${fmt(r.maxStallMs)} ms`,
-      check(r.maxStallMs <= 15),
+      `${r.name}: at 60,000 series no event-loop stall over 15 ms, the first scrape's too`,
+      `${fmt(stall)} ms (first scrape ${fmt(r.firstStallMs)} ms)`,
+      check(stall <= 15),
     ]);
+    // Linear: in proportion to the body at most (ten times the label sets), with 10 % for noise.
+    const at6000 = sections.scrape.curve.find((x) => x.name === r.name && x.labelSets === 6_000);
+    if (at6000 !== undefined) {
+      rows.push([
+        `${r.name}: scrape time grows at most linearly, 6,000 to 60,000 series`,
+        `median ${fmt(at6000.medianMs)} → ${fmt(r.medianMs)} ms (×${fmt(r.medianMs / at6000.medianMs)}, body ×${fmt(r.bodyBytes / at6000.bodyBytes)})`,
+        check(r.medianMs / at6000.medianMs <= (r.bodyBytes / at6000.bodyBytes) * 1.1),
+      ]);
+    }
   }
   for (const r of scrapeRows.filter((x) => x.routeLabelOk !== undefined)) {
     rows.push([
@@ -197,7 +212,7 @@ export function report(results) {
       '',
       '## Scrape cost',
       '',
-      `500 routes × GET/POST/PUT × 200/201/404/500 recorded (${sections.scrape.labelSets} label sets), then ${sections.scrape.scrapes} scrapes of /metrics over HTTP, one at a time. "Longest loop stall" is the max of monitorEventLoopDelay (1 ms resolution) in the server during each scrape. Label sets count every metric but prom-client's process metrics.`,
+      `500 routes × GET/POST/PUT × 200/201/404/500 recorded (${sections.scrape.labelSets} label sets), then ${sections.scrape.scrapes} scrapes of /metrics over HTTP, one at a time, timed by ${sections.scrape.client ?? "Node's http client"} on the load generator's core. "First scrape" is the one right after the label sets were recorded (it renders all of them), with the server's longest loop stall during it; a warm-up follows before the timed ones. "Longest loop stall" is the max of monitorEventLoopDelay (1 ms resolution) in the server during each timed scrape. Label sets count every metric but prom-client's process metrics.`,
       '',
       scrapeTable(sections.scrape),
       '',

@@ -1,12 +1,12 @@
 import type { NativeBuckets } from './native-histogram.js';
 import type { AnyRegistry } from './options.js';
+import { SeriesChunks } from './series-chunks.js';
 import {
   type Exemplar,
   type HistogramSeries,
   type HistogramStore,
   isStore,
   type Labels,
-  seriesVersion,
   type ValueSeries,
   type ValueStore,
 } from './store.js';
@@ -302,22 +302,8 @@ function familyHead(name: string, help: string, type: string, metricsLength: num
   return Buffer.concat([length, head]);
 }
 
-/**
- * Each store series' last `Metric` field, reused while the series is unchanged (as store-text.ts's texts),
- * and its labels with the default labels, encoded, reused while those are. Updated in place: a rendering
- * (and the responses streaming it) keeps the bytes it took, which are never modified.
- */
-interface CachedMessage {
-  /** The default labels in `labels`. */
-  defaults: string;
-  labels: Buffer;
-  /** The default labels and the store's generation of `bytes`. */
-  key: string;
-  version: number;
-  bytes: Buffer;
-}
-const messages = new WeakMap<object, CachedMessage>();
-const SERIES_PER_CHECK = 32;
+/** Each store's `Metric` fields, kept between scrapes in chunks of consecutive series, as for text. */
+const storeMessages = new WeakMap<object, SeriesChunks>();
 
 async function storeFamily(
   store: ValueStore | HistogramStore,
@@ -325,38 +311,26 @@ async function storeFamily(
   turn: TurnBudget,
 ): Promise<Buffer[]> {
   const defaults = defaultsFor(store.labelNames, defaultLabels);
-  const defaultsKey = JSON.stringify(defaults);
-  const cacheKey = `${defaultsKey}\u0000${store.generation}`;
-  const pieces: Buffer[] = [];
-  let length = 0;
-  let sinceCheck = 0;
-  for (const series of store.series.values()) {
-    const version = seriesVersion(series);
-    let cached = messages.get(series);
-    if (cached === undefined || cached.version !== version || cached.key !== cacheKey) {
-      if (cached === undefined || cached.defaults !== defaultsKey) {
-        const labels = encodedLabels({ ...series.labels, ...defaults });
-        cached ??= { defaults: defaultsKey, labels, key: '', version: 0, bytes: labels };
-        cached.defaults = defaultsKey;
-        cached.labels = labels;
-        messages.set(series, cached);
-      }
+  let chunks = storeMessages.get(store);
+  if (chunks === undefined) {
+    chunks = new SeriesChunks();
+    storeMessages.set(store, chunks);
+  }
+  const pieces = await chunks.render(
+    Array.from<ValueSeries | HistogramSeries>(store.series.values()),
+    `${JSON.stringify(defaults)}\u0000${store.generation}`,
+    (series) => {
+      const labels = encodedLabels({ ...series.labels, ...defaults });
       writer.reset();
       if (store.type === 'histogram') {
-        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, cached.labels);
-      } else valueMetric(writer, store as ValueStore, series as ValueSeries, cached.labels);
-      cached.bytes = writer.take();
-      cached.key = cacheKey;
-      cached.version = version;
-    }
-    pieces.push(cached.bytes);
-    length += cached.bytes.length;
-    if (++sinceCheck === SERIES_PER_CHECK) {
-      sinceCheck = 0;
-      if (turn.spent()) await turn.nextTurn();
-    }
-  }
+        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, labels);
+      } else valueMetric(writer, store as ValueStore, series as ValueSeries, labels);
+      return writer.take();
+    },
+    turn,
+  );
   if (pieces.length === 0) return [];
+  const length = pieces.reduce((total, piece) => total + piece.length, 0);
   return [familyHead(store.name, store.help, store.type, length), ...pieces];
 }
 

@@ -5,7 +5,7 @@ import { createRecorder, PROTOBUF_CONTENT_TYPE } from '../src/adapter.js';
 import { serveMetrics } from '../src/index.js';
 import { bucketIndex, DEFAULT_ZERO_THRESHOLD } from '../src/native-histogram.js';
 import { renderProtobufPieces } from '../src/protobuf.js';
-import { HistogramStore, observe } from '../src/store.js';
+import { HistogramStore, observe, ValueStore } from '../src/store.js';
 import {
   type DecodedFamily,
   type DecodedHistogram,
@@ -209,6 +209,67 @@ describe('the Prometheus protobuf format, decoded by protobufjs from metrics.pro
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it('never serves a stale cached message, across many chunks: changed, new and reset series, new default labels, renderings at once', async () => {
+    // 1,200 routes with long names: the histogram's messages span several chunks of 64 KiB.
+    const known = Array.from({ length: 1200 }, (_, i) => `/tenants/:tenant/projects/${'x'.repeat(i % 40)}/items/${i}`);
+    type Change =
+      | { kind: 'observe'; route: string; value: number }
+      | { kind: 'reset' }
+      | { kind: 'defaults'; service: string };
+    const change = fc.oneof(
+      fc.record({
+        kind: fc.constant('observe' as const),
+        route: fc.oneof(fc.constantFrom(...known), fc.string({ maxLength: 12 })),
+        value: fc.double({ min: 0, max: 20, noNaN: true }),
+      }),
+      fc.constant({ kind: 'reset' as const }),
+      fc.record({ kind: fc.constant('defaults' as const), service: fc.string({ maxLength: 8 }) }),
+    );
+    const step = fc.oneof(
+      change,
+      fc.constantFrom({ kind: 'render' as const }, { kind: 'render twice at once' as const }),
+    );
+    /** A registry fed `changes`: each render of the warm one is compared with a new one fed the same. */
+    function fed(changes: readonly Change[]) {
+      const registry = new Registry();
+      const counter = new ValueStore('counter', 'reqs_total', 'Requests.', ['route']);
+      const histogram = new HistogramStore('req_seconds', 'Time.', ['route'], [0.1, 1], {
+        schema: 3,
+        maxBuckets: 160,
+        zeroThreshold: DEFAULT_ZERO_THRESHOLD,
+        minResetInterval: undefined,
+      });
+      for (const store of [counter, histogram]) registry.registerMetric(store as unknown as Metric);
+      const apply = (c: Change) => {
+        if (c.kind === 'observe') {
+          counter.seriesFor([c.route]).value += 1;
+          observe(histogram.seriesFor([c.route]), c.value);
+        } else if (c.kind === 'reset') registry.resetMetrics();
+        else registry.setDefaultLabels({ service: c.service });
+      };
+      for (const c of changes) apply(c);
+      return { registry, apply };
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 25 }), async (steps) => {
+        const changes: Change[] = known.map((route) => ({ kind: 'observe', route, value: 0.2 }));
+        const warm = fed(changes);
+        for (const s of [{ kind: 'render' as const }, ...steps, { kind: 'render' as const }]) {
+          if (s.kind === 'render' || s.kind === 'render twice at once') {
+            const expected = Buffer.concat(await renderProtobufPieces(fed(changes).registry));
+            const times = s.kind === 'render' ? 1 : 2;
+            const bodies = await Promise.all(Array.from({ length: times }, () => renderProtobufPieces(warm.registry)));
+            for (const body of bodies) expect(Buffer.concat(body).equals(expected)).toBe(true);
+          } else {
+            warm.apply(s);
+            changes.push(s);
+          }
+        }
+      }),
+      { numRuns: 20 },
     );
   });
 });
