@@ -5,6 +5,8 @@ type Series = ValueSeries | HistogramSeries;
 
 /** A chunk grows to at least this many bytes before the next series starts a new one. */
 export const CHUNK_BYTES = 64 * 1024;
+/** Series encoded between two looks at the clock. */
+const SERIES_PER_CHECK = 32;
 
 /**
  * Consecutive series' encoded bytes, in one buffer. Never modified once built: a rendering, and every
@@ -48,8 +50,9 @@ export class SeriesChunks {
     let c = 0;
     for (let first = 0; first < series.length; c++) {
       let chunk = chunks[c];
-      if (chunk === undefined || !reusable(chunk, series, first, key)) {
-        chunk = build(chunk, series, first, key, encode);
+      const last = c >= chunks.length - 1;
+      if (chunk === undefined || !reusable(chunk, series, first, key, last)) {
+        chunk = await build(chunk, last, series, first, key, encode, turn);
         chunks[c] = chunk;
       }
       pieces.push(chunk.bytes);
@@ -61,11 +64,14 @@ export class SeriesChunks {
   }
 }
 
-/** The chunk covers the series from `first` on, all unchanged, and is full unless no series follow it. */
-function reusable(chunk: Chunk, series: readonly Series[], first: number, key: string): boolean {
+/**
+ * The chunk covers the series from `first` on, all unchanged, and if it is the last chunk and not full, no
+ * new series follow it.
+ */
+function reusable(chunk: Chunk, series: readonly Series[], first: number, key: string, last: boolean): boolean {
   const count = chunk.series.length;
   if (chunk.key !== key || !sameSeries(chunk, series, first)) return false;
-  if (chunk.bytes.length < CHUNK_BYTES && first + count < series.length) return false;
+  if (last && chunk.bytes.length < CHUNK_BYTES && first + count < series.length) return false;
   for (let i = 0; i < count; i++) if (seriesVersion(series[first + i] as Series) !== chunk.versions[i]) return false;
   return true;
 }
@@ -79,51 +85,97 @@ function sameSeries(chunk: Chunk, series: readonly Series[], first: number): boo
 
 /**
  * The chunk of the series from `first` on: the old chunk's series, with their bytes copied where they are
- * unchanged (chunk boundaries stay where they were, so the chunks after it stay reusable), then, if it is
- * not full, more series until it is.
+ * unchanged, then, if it was the last chunk and is not full, new series until it is. Other chunks keep
+ * their series even if their text shrank below full: moving a boundary would leave every later chunk
+ * misaligned, to be encoded anew.
  */
-function build(
+async function build(
   old: Chunk | undefined,
+  last: boolean,
   series: readonly Series[],
   first: number,
   key: string,
   encode: (series: Series) => string | Buffer,
-): Chunk {
+  turn: TurnBudget,
+): Promise<Chunk> {
   const kept = old !== undefined && old.key === key && sameSeries(old, series, first) ? old : undefined;
   const keptCount = kept?.series.length ?? 0;
+  const limit = kept === undefined || last ? series.length - first : keptCount;
   const taken: Series[] = [];
   const versions: number[] = [];
   const ends: number[] = [];
-  const parts: (string | Buffer)[] = [];
-  let bytes = 0;
+  const assembly = new Assembly();
   // Consecutive unchanged series are copied from the old chunk in one piece.
   let runStart = 0;
   let runEnd = 0;
-  for (let i = 0; first + i < series.length && (i < keptCount || bytes < CHUNK_BYTES); i++) {
+  let sinceCheck = 0;
+  for (let i = 0; i < limit && (i < keptCount || assembly.length + runEnd - runStart < CHUNK_BYTES); i++) {
     const one = series[first + i] as Series;
     const version = seriesVersion(one);
     if (kept !== undefined && i < keptCount && kept.versions[i] === version) {
       const start = i === 0 ? 0 : (kept.ends[i - 1] as number);
       if (start !== runEnd) {
-        if (runEnd > runStart) parts.push(kept.bytes.subarray(runStart, runEnd));
+        assembly.copy(kept.bytes, runStart, runEnd);
         runStart = start;
       }
       runEnd = kept.ends[i] as number;
-      bytes += runEnd - start;
+      ends.push(assembly.length + runEnd - runStart);
     } else {
-      if (runEnd > runStart) parts.push((kept as Chunk).bytes.subarray(runStart, runEnd));
+      if (kept !== undefined) assembly.copy(kept.bytes, runStart, runEnd);
       runStart = runEnd;
-      const encoded = encode(one);
-      parts.push(encoded);
-      bytes += typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.length;
+      assembly.add(encode(one));
+      ends.push(assembly.length);
+      // A chunk of small series encoded at once held the loop for milliseconds: the budget is checked in it too.
+      if (++sinceCheck === SERIES_PER_CHECK) {
+        sinceCheck = 0;
+        if (turn.spent()) await turn.nextTurn();
+      }
     }
     taken.push(one);
     versions.push(version);
-    ends.push(bytes);
   }
-  if (runEnd > runStart) parts.push((kept as Chunk).bytes.subarray(runStart, runEnd));
-  const target = Buffer.allocUnsafeSlow(bytes);
-  let offset = 0;
-  for (const part of parts) offset += typeof part === 'string' ? target.write(part, offset) : part.copy(target, offset);
-  return { key, series: taken, versions: Float64Array.from(versions), ends: Uint32Array.from(ends), bytes: target };
+  if (kept !== undefined) assembly.copy(kept.bytes, runStart, runEnd);
+  const bytes = assembly.finish();
+  return { key, series: taken, versions: Float64Array.from(versions), ends: Uint32Array.from(ends), bytes };
+}
+
+/** Scratch buffers chunks are assembled in, kept for the next builds (renderings may build at once). */
+const spareScratch: Buffer[] = [];
+const SPARE_SCRATCH = 4;
+
+/**
+ * A chunk's bytes as they are added. Encoded text is written out at once, so the strings die young:
+ * kept until the chunk's size was known, 10 MB of them outlived a scavenge and were copied by it.
+ */
+class Assembly {
+  private scratch = spareScratch.pop() ?? Buffer.allocUnsafeSlow(2 * CHUNK_BYTES);
+  length = 0;
+
+  add(part: string | Buffer): void {
+    if (typeof part === 'string') {
+      this.room(Buffer.byteLength(part));
+      this.length += this.scratch.write(part, this.length);
+    } else this.copy(part, 0, part.length);
+  }
+
+  copy(source: Buffer, start: number, end: number): void {
+    if (end <= start) return;
+    this.room(end - start);
+    this.length += source.copy(this.scratch, this.length, start, end);
+  }
+
+  /** The bytes added, in a buffer of their own; the scratch goes back for the next build. */
+  finish(): Buffer {
+    const bytes = Buffer.allocUnsafeSlow(this.length);
+    this.scratch.copy(bytes, 0, 0, this.length);
+    if (spareScratch.length < SPARE_SCRATCH) spareScratch.push(this.scratch);
+    return bytes;
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.scratch.length) return;
+    const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.scratch.length, this.length + bytes));
+    this.scratch.copy(larger, 0, 0, this.length);
+    this.scratch = larger;
+  }
 }
