@@ -319,13 +319,13 @@ async function storeFamily(
   const pieces = await chunks.render(
     Array.from<ValueSeries | HistogramSeries>(store.series.values()),
     `${JSON.stringify(defaults)}\u0000${store.generation}`,
-    (series) => {
+    function writeMetric(series, out) {
       const labels = encodedLabels({ ...series.labels, ...defaults });
       writer.reset();
       if (store.type === 'histogram') {
         histogramMetric(writer, store as HistogramStore, series as HistogramSeries, labels);
       } else valueMetric(writer, store as ValueStore, series as ValueSeries, labels);
-      return writer.take();
+      out.bytes(writer.take());
     },
     turn,
   );

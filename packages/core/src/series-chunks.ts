@@ -42,7 +42,7 @@ export class SeriesChunks {
   async render(
     series: readonly Series[],
     key: string,
-    encode: (series: Series) => string | Buffer,
+    encode: (series: Series, out: ChunkWriter) => void,
     turn: TurnBudget,
   ): Promise<Buffer[]> {
     const { chunks } = this;
@@ -95,7 +95,7 @@ async function build(
   series: readonly Series[],
   first: number,
   key: string,
-  encode: (series: Series) => string | Buffer,
+  encode: (series: Series, out: ChunkWriter) => void,
   turn: TurnBudget,
 ): Promise<Chunk> {
   const kept = old !== undefined && old.key === key && sameSeries(old, series, first) ? old : undefined;
@@ -123,7 +123,7 @@ async function build(
     } else {
       if (kept !== undefined) assembly.copy(kept.bytes, runStart, runEnd);
       runStart = runEnd;
-      assembly.add(encode(one));
+      encode(one, assembly);
       ends.push(assembly.length);
       // A chunk of small series encoded at once held the loop for milliseconds: the budget is checked in it too.
       if (++sinceCheck === SERIES_PER_CHECK) {
@@ -143,19 +143,37 @@ async function build(
 const spareScratch: Buffer[] = [];
 const SPARE_SCRATCH = 4;
 
+/** Where a series' bytes are written. */
+export interface ChunkWriter {
+  bytes(bytes: Uint8Array): void;
+  /** Text known to be ASCII (numbers, `+Inf`). */
+  ascii(text: string): void;
+  utf8(text: string): void;
+}
+
 /**
- * A chunk's bytes as they are added. Encoded text is written out at once, so the strings die young:
- * kept until the chunk's size was known, 10 MB of them outlived a scavenge and were copied by it.
+ * A chunk's bytes as they are added, in a reused scratch buffer: written out at once, encoded text does
+ * not outlive a scavenge (kept as strings until a chunk's size was known, 10 MB of them were copied by one).
  */
-class Assembly {
+class Assembly implements ChunkWriter {
   private scratch = spareScratch.pop() ?? Buffer.allocUnsafeSlow(2 * CHUNK_BYTES);
   length = 0;
 
-  add(part: string | Buffer): void {
-    if (typeof part === 'string') {
-      this.room(Buffer.byteLength(part));
-      this.length += this.scratch.write(part, this.length);
-    } else this.copy(part, 0, part.length);
+  bytes(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.scratch.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  ascii(text: string): void {
+    this.room(text.length);
+    this.length += this.scratch.write(text, this.length, 'latin1');
+  }
+
+  utf8(text: string): void {
+    if (text === '') return;
+    this.room(3 * text.length); // a UTF-16 unit takes at most 3 bytes
+    this.length += this.scratch.write(text, this.length, 'utf8');
   }
 
   copy(source: Buffer, start: number, end: number): void {

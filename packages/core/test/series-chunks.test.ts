@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNK_BYTES, SeriesChunks } from '../src/series-chunks.js';
+import { CHUNK_BYTES, type ChunkWriter, SeriesChunks } from '../src/series-chunks.js';
 import { ValueStore } from '../src/store.js';
 import { TurnBudget } from '../src/turn-budget.js';
 
@@ -13,9 +13,9 @@ function gauge(count: number) {
     chunks.render(
       [...store.series.values()],
       'key',
-      (series) => {
+      (series, out) => {
         encoded += 1;
-        return `\n${series.labels.route} ${(series as { value: number }).value}`;
+        out.utf8(`\n${series.labels.route} ${(series as { value: number }).value}`);
       },
       new TurnBudget(),
     );
@@ -91,7 +91,7 @@ describe('SeriesChunks: a store cached in chunks of consecutive series', () => {
     const g = gauge(1000);
     const store = g.store;
     const chunks = new SeriesChunks();
-    const encode = (series: unknown) => `\n${(series as { value: number }).value}`;
+    const encode = (series: unknown, out: ChunkWriter) => out.ascii(`\n${(series as { value: number }).value}`);
     const first = await chunks.render([...store.series.values()], 'a', encode, new TurnBudget());
     const second = await chunks.render([...store.series.values()], 'b', encode, new TurnBudget());
     expect(second.some((chunk, i) => chunk === first[i])).toBe(false);
@@ -101,9 +101,10 @@ describe('SeriesChunks: a store cached in chunks of consecutive series', () => {
   it('takes a series larger than a chunk, in a chunk of its own size', async () => {
     const store = new ValueStore('gauge', 'g', 'G.', ['route']);
     for (const route of ['/a', '/huge', '/b']) store.seriesFor([route]).value = 1;
-    const encode = (series: unknown) => {
+    const encode = (series: unknown, out: ChunkWriter) => {
       const { route } = (series as { labels: { route: string } }).labels;
-      return route === '/huge' ? `\n${'é'.repeat(300_000)}` : `\n${route}`;
+      if (route === '/huge') out.bytes(Buffer.from(`\n${'é'.repeat(300_000)}`));
+      else out.utf8(`\n${route}`);
     };
     const pieces = await new SeriesChunks().render([...store.series.values()], 'k', encode, new TurnBudget());
     expect(text(pieces)).toBe(`\n/a\n${'é'.repeat(300_000)}\n/b`);
