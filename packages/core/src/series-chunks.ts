@@ -35,9 +35,9 @@ export class SeriesChunks {
   private readonly chunks: Chunk[] = [];
 
   /**
-   * Every series' bytes, in the store's order, as a list of chunks. `encode` gives one series' bytes; the
-   * budget is checked between chunks. Renderings may interleave: each checks every chunk it takes against
-   * the series it is rendering, so at worst one rebuilds what another just built.
+   * Every series' bytes, in the store's order, as a list of chunks. `encode` writes one series' bytes; the
+   * budget is checked between chunks and while building one. Renderings may interleave: each checks every
+   * chunk it takes against the series it is rendering, so at worst one rebuilds what another just built.
    */
   async render(
     series: readonly Series[],
