@@ -4,21 +4,21 @@ import type { TurnBudget } from './turn-budget.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
- * label text is escaped once, a series' text is reused while the series is unchanged (kept in chunks of
- * consecutive series: {@link SeriesChunks}), and the output is the list of those chunks, not a copy of
- * them, built a few milliseconds per turn of the event loop
- * ({@link TurnBudget}), so a scrape of thousands of series neither takes prom-client's ~180 ms nor stalls
- * the server for it. (The equivalence with prom-client's rendering is a property test: store.test.ts.)
+ * labels are escaped and encoded once, a series' text is reused while the series is unchanged (kept in
+ * chunks of consecutive series: {@link SeriesChunks}), and the output is the list of those chunks, not a
+ * copy of them, built a few milliseconds per turn of the event loop ({@link TurnBudget}), so a scrape of
+ * thousands of series neither takes prom-client's ~180 ms nor stalls the server for it. (The equivalence
+ * with prom-client's rendering is a property test: store.test.ts.)
  */
 
-const labelTexts = new WeakMap<Labels, Buffer>();
+const labelBytesOf = new WeakMap<Labels, Buffer>();
 
 /** `name="value",…` for a series' labels, escaped as prom-client escapes them, as bytes; once per series. */
 function labelBytes(labels: Labels): Buffer {
-  let bytes = labelTexts.get(labels);
+  let bytes = labelBytesOf.get(labels);
   if (bytes === undefined) {
     bytes = Buffer.from(formatLabels(labels));
-    labelTexts.set(labels, bytes);
+    labelBytesOf.set(labels, bytes);
   }
   return bytes;
 }
