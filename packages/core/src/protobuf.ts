@@ -1,6 +1,6 @@
 import type { NativeBuckets } from './native-histogram.js';
 import type { AnyRegistry } from './options.js';
-import { SeriesChunks } from './series-chunks.js';
+import { chunksOf } from './series-chunks.js';
 import {
   type Exemplar,
   type HistogramSeries,
@@ -302,22 +302,15 @@ function familyHead(name: string, help: string, type: string, metricsLength: num
   return Buffer.concat([length, head]);
 }
 
-/** Each store's `Metric` fields, kept between scrapes in chunks of consecutive series, as for text. */
-const storeMessages = new WeakMap<object, SeriesChunks>();
-
 async function storeFamily(
   store: ValueStore | HistogramStore,
   defaultLabels: Readonly<Record<string, unknown>>,
   turn: TurnBudget,
 ): Promise<Buffer[]> {
   const defaults = defaultsFor(store.labelNames, defaultLabels);
-  let chunks = storeMessages.get(store);
-  if (chunks === undefined) {
-    chunks = new SeriesChunks();
-    storeMessages.set(store, chunks);
-  }
-  const pieces = await chunks.render(
-    Array.from<ValueSeries | HistogramSeries>(store.series.values()),
+  // Each store's `Metric` fields are kept between scrapes in chunks of consecutive series, as its text is.
+  const pieces = await chunksOf(store, 'protobuf').render(
+    store.series.values(),
     `${JSON.stringify(defaults)}\u0000${store.generation}`,
     function writeMetric(series, out) {
       const labels = encodedLabels({ ...series.labels, ...defaults });

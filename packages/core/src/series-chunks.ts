@@ -40,12 +40,13 @@ export class SeriesChunks {
    * chunk it takes against the series it is rendering, so at worst one rebuilds what another just built.
    */
   async render(
-    series: readonly Series[],
+    stored: Iterable<Series>,
     key: string,
     encode: (series: Series, out: ChunkWriter) => void,
     turn: TurnBudget,
   ): Promise<Buffer[]> {
     const { chunks } = this;
+    const series = Array.from(stored);
     const pieces: Buffer[] = [];
     let c = 0;
     for (let first = 0; first < series.length; c++) {
@@ -62,6 +63,22 @@ export class SeriesChunks {
     chunks.length = c;
     return pieces;
   }
+}
+
+const cached = {
+  text: new WeakMap<object, SeriesChunks>(),
+  openmetrics: new WeakMap<object, SeriesChunks>(),
+  protobuf: new WeakMap<object, SeriesChunks>(),
+};
+
+/** The chunks a store's output is kept in, in one format; made on first use. */
+export function chunksOf(store: object, format: keyof typeof cached): SeriesChunks {
+  let chunks = cached[format].get(store);
+  if (chunks === undefined) {
+    chunks = new SeriesChunks();
+    cached[format].set(store, chunks);
+  }
+  return chunks;
 }
 
 /**

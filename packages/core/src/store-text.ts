@@ -1,11 +1,11 @@
-import { type ChunkWriter, SeriesChunks } from './series-chunks.js';
+import { type ChunkWriter, chunksOf } from './series-chunks.js';
 import type { Exemplar, HistogramSeries, HistogramStore, Labels, ValueSeries, ValueStore } from './store.js';
 import type { TurnBudget } from './turn-budget.js';
 
 /**
  * Renders routemeter's stores byte for byte as prom-client's registry would, but fast: each series'
  * labels are escaped and encoded once, a series' text is reused while the series is unchanged (kept in
- * chunks of consecutive series: {@link SeriesChunks}), and the output is the list of those chunks, not a
+ * chunks of consecutive series: series-chunks.ts), and the output is the list of those chunks, not a
  * copy of them, built a few milliseconds per turn of the event loop ({@link TurnBudget}), so a scrape of
  * thousands of series neither takes prom-client's ~180 ms nor stalls the server for it. (The equivalence
  * with prom-client's rendering is a property test: store.test.ts.)
@@ -82,24 +82,14 @@ export async function renderStore(
     Object.entries(defaultLabels).filter(([label]) => !store.labelNames.includes(label)),
   );
   const defaultsText = formatLabels(defaults);
-  const caches = openMetrics ? openMetricsChunks : textChunks;
-  let chunks = caches.get(store);
-  if (chunks === undefined) {
-    chunks = new SeriesChunks();
-    caches.set(store, chunks);
-  }
-  const series = await chunks.render(
-    Array.from<ValueSeries | HistogramSeries>(store.series.values()),
+  const series = await chunksOf(store, openMetrics ? 'openmetrics' : 'text').render(
+    store.series.values(),
     `${name}\u0000${defaultsText}\u0000${store.generation}`,
     seriesEncoder(store, name, openMetrics, defaultsText),
     turn,
   );
   return [Buffer.from(header), ...series];
 }
-
-/** Each store's cached text, per format. */
-const textChunks = new WeakMap<object, SeriesChunks>();
-const openMetricsChunks = new WeakMap<object, SeriesChunks>();
 
 /**
  * Writes a series' text (a newline before each of its lines) as bytes: what every series of the store
