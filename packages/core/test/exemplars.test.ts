@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createRecorder } from '../src/adapter.js';
@@ -51,6 +52,31 @@ describe('exemplars', () => {
     get.finish('/y', 200, 0.05, {}, {});
     const open = await renderMetrics(registry, true);
     expect(open).not.toContain(' # {');
+  });
+
+  it('writes hostile exemplar values escaped and whole, in every chunk of a large body', async () => {
+    // Quotes, backslashes, newlines, lone surrogates and 4-byte characters, over enough series for many chunks.
+    // (A NUL is refused at record time, with a warning: express/test/exemplars.test.ts tests it.)
+    const value = fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }).filter((v) => !v.includes('\u0000'));
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 5 }), async (traces) => {
+        let next = 0;
+        const { registry, get } = meterWithExemplars(() => ({ trace_id: traces[next++ % traces.length] as string }));
+        const routes = Array.from({ length: 300 }, (_, i) => `/tenants/:tenant/${'p'.repeat(i % 30)}/${i}`);
+        for (const route of routes) get.finish(route, 200, 3, {}, {});
+        const open = await renderMetrics(registry, true);
+        routes.forEach((route, i) => {
+          // Written as UTF-8: a lone surrogate comes back as U+FFFD, as it would from Buffer.from.
+          const trace = Buffer.from(traces[i % traces.length] as string).toString();
+          const escaped = trace.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+          const labels = `method="GET",route="${route}",status_code="200"`;
+          expect(line(open, `http_request_duration_seconds_bucket{le="+Inf",${labels}}`)).toContain(
+            `} 1 # {trace_id="${escaped}"} 3 `,
+          );
+        });
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('rejects a non-boolean, non-function exemplars option', () => {
