@@ -61,7 +61,9 @@ const TYPES: Readonly<Record<string, number>> = { counter: 0, gauge: 1, summary:
 class Writer {
   buffer = Buffer.allocUnsafe(64 * 1024);
   length = 0;
-  private readonly starts: number[] = [];
+  /** Where each open message's length goes, innermost last; a typed array, so resets do not shed it. */
+  private starts = new Uint32Array(8);
+  private depth = 0;
 
   private room(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
@@ -114,23 +116,21 @@ class Writer {
     this.length += bytes;
   }
 
-  /** Fields already encoded. */
-  raw(fields: Buffer): void {
-    this.room(fields.length);
-    fields.copy(this.buffer, this.length);
-    this.length += fields.length;
-  }
-
   /** Starts an embedded message in `field`; ended by {@link end}. */
   begin(field: number): void {
     this.tag(field, LENGTH_DELIMITED);
     this.room(1);
-    this.starts.push(this.length);
+    if (this.depth === this.starts.length) {
+      const deeper = new Uint32Array(2 * this.depth);
+      deeper.set(this.starts);
+      this.starts = deeper;
+    }
+    this.starts[this.depth++] = this.length;
     this.length += 1;
   }
 
   end(): void {
-    const start = this.starts.pop() as number;
+    const start = this.starts[--this.depth] as number;
     const size = this.length - start - 1;
     let extra = 0;
     for (let rest = size >>> 7; rest > 0; rest >>>= 7) extra++;
@@ -151,7 +151,14 @@ class Writer {
   /** Forgets anything half-written (by an encoding that threw). */
   reset(): void {
     this.length = 0;
-    this.starts.length = 0;
+    this.depth = 0;
+  }
+
+  /** What was written, not copied, so valid only until the next write; the writer is emptied. */
+  written(): Uint8Array {
+    const written = this.buffer.subarray(0, this.length);
+    this.length = 0;
+    return written;
   }
 
   /** What was written, as bytes of its own; the writer is emptied. */
@@ -175,11 +182,10 @@ function labelPairs(w: Writer, field: number, labels: Readonly<Record<string, un
   }
 }
 
-/** Labels as `Metric.label` fields, to be copied into each message that has them. */
-function encodedLabels(labels: Readonly<Record<string, unknown>>): Buffer {
-  writer.reset();
-  labelPairs(writer, METRIC.label, labels);
-  return writer.take();
+/** A series' `Metric.label` fields: its own labels, then the registry's defaults it does not set itself. */
+function metricLabels(w: Writer, series: ValueSeries | HistogramSeries, defaults: Labels) {
+  labelPairs(w, METRIC.label, series.labels);
+  labelPairs(w, METRIC.label, defaults);
 }
 
 function exemplarMessage(w: Writer, field: number, exemplar: Exemplar | undefined): void {
@@ -245,9 +251,9 @@ function nativeBuckets(w: Writer, native: NativeBuckets): void {
 }
 
 /** One routemeter histogram series as a `Metric`: classic buckets (with exemplars) and native buckets. */
-function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeries, labels: Buffer): void {
+function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeries, defaults: Labels): void {
   w.begin(FAMILY.metric);
-  w.raw(labels);
+  metricLabels(w, series, defaults);
   w.begin(METRIC.histogram);
   w.uint(HISTOGRAM.sampleCount, series.count);
   w.double(HISTOGRAM.sampleSum, series.sum);
@@ -276,9 +282,9 @@ function histogramMetric(w: Writer, store: HistogramStore, series: HistogramSeri
   w.end();
 }
 
-function valueMetric(w: Writer, store: ValueStore, series: ValueSeries, labels: Buffer): void {
+function valueMetric(w: Writer, store: ValueStore, series: ValueSeries, defaults: Labels): void {
   w.begin(FAMILY.metric);
-  w.raw(labels);
+  metricLabels(w, series, defaults);
   if (store.type === 'counter') {
     w.begin(METRIC.counter);
     w.double(1, series.value);
@@ -313,12 +319,11 @@ async function storeFamily(
     store.series.values(),
     `${JSON.stringify(defaults)}\u0000${store.generation}`,
     function writeMetric(series, out) {
-      const labels = encodedLabels({ ...series.labels, ...defaults });
       writer.reset();
       if (store.type === 'histogram') {
-        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, labels);
-      } else valueMetric(writer, store as ValueStore, series as ValueSeries, labels);
-      out.bytes(writer.take());
+        histogramMetric(writer, store as HistogramStore, series as HistogramSeries, defaults);
+      } else valueMetric(writer, store as ValueStore, series as ValueSeries, defaults);
+      out.bytes(writer.written());
     },
     turn,
   );

@@ -162,10 +162,16 @@ const SPARE_SCRATCH = 4;
 
 /** Where a series' bytes are written. */
 export interface ChunkWriter {
+  /** Bytes written so far: where the next ones go, for {@link ChunkWriter.again}. */
+  readonly length: number;
   bytes(bytes: Uint8Array): void;
-  /** Text known to be ASCII (numbers, `+Inf`). */
+  /** Text known to be ASCII (`+Inf`, `1.5e-7`). */
   ascii(text: string): void;
   utf8(text: string): void;
+  /** A non-negative safe integer in decimal, as `${count}` gives it, without making the string. */
+  digits(count: number): void;
+  /** The bytes from `start` to `end` again: a series' labels, written once, on each of its lines. */
+  again(start: number, end: number): void;
 }
 
 /**
@@ -191,6 +197,25 @@ class Assembly implements ChunkWriter {
     if (text === '') return;
     this.room(3 * text.length); // a UTF-16 unit takes at most 3 bytes
     this.length += this.scratch.write(text, this.length, 'utf8');
+  }
+
+  digits(count: number): void {
+    this.room(16); // 2^53 has 16 digits
+    let end = this.length + 1;
+    for (let rest = count; rest >= 10; rest = Math.floor(rest / 10)) end++;
+    const scratch = this.scratch;
+    this.length = end;
+    let rest = count;
+    do {
+      scratch[--end] = 48 + (rest % 10); // '0'
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+  }
+
+  again(start: number, end: number): void {
+    this.room(end - start);
+    this.scratch.copyWithin(this.length, start, end);
+    this.length += end - start;
   }
 
   copy(source: Buffer, start: number, end: number): void {

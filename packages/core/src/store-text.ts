@@ -11,16 +11,22 @@ import type { TurnBudget } from './turn-budget.js';
  * with prom-client's rendering is a property test: store.test.ts.)
  */
 
-const labelBytesOf = new WeakMap<Labels, Buffer>();
-
-/** `name="value",…` for a series' labels, escaped as prom-client escapes them, as bytes; once per series. */
-function labelBytes(labels: Labels): Buffer {
-  let bytes = labelBytesOf.get(labels);
-  if (bytes === undefined) {
-    bytes = Buffer.from(formatLabels(labels));
-    labelBytesOf.set(labels, bytes);
-  }
-  return bytes;
+/**
+ * Writes a series' labels, `name="value",…`, escaped as prom-client escapes them, straight into its chunk:
+ * the names' bytes are made once per rendering and only the values are encoded. (A store's series hold
+ * their labels in the order of its label names.) Kept as a string per series instead, 12,000 of them
+ * were 3.7 MB of garbage and 1 MB more for the next scavenge to copy at a first scrape.
+ */
+function labelsWriter(labelNames: readonly string[]): (labels: Labels, out: ChunkWriter) => void {
+  const names = labelNames.map((name, i) => Buffer.from(`${i === 0 ? '' : '",'}${name}="`));
+  const end = Buffer.from(labelNames.length === 0 ? '' : '"');
+  return function writeLabels(labels, out) {
+    for (let i = 0; i < names.length; i++) {
+      out.bytes(names[i] as Buffer);
+      out.utf8(escapeLabelValue(labels[labelNames[i] as string]) as string);
+    }
+    out.bytes(end);
+  };
 }
 
 function formatLabels(labels: Readonly<Record<string, unknown>>): string {
@@ -29,12 +35,24 @@ function formatLabels(labels: Readonly<Record<string, unknown>>): string {
   return parts.join(',');
 }
 
+/** What a label value has escaped; most have none, and one test is cheaper than three replacements. */
+const ESCAPED_IN_LABEL_VALUE = /[\\\n"]/;
+
 function escapeLabelValue(value: unknown): unknown {
-  return typeof value === 'string' ? escapeString(value).replace(/"/g, '\\"') : value;
+  if (typeof value !== 'string' || !ESCAPED_IN_LABEL_VALUE.test(value)) return value;
+  return escapeString(value).replace(/"/g, '\\"');
 }
 
 function escapeString(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+const CLOSE = Buffer.from('} ');
+
+/** A sample's value as prom-client writes it; counts, most values, digit by digit. */
+function writeNumber(out: ChunkWriter, value: number): void {
+  if (value >= 0 && Number.isSafeInteger(value)) out.digits(value);
+  else out.ascii(valueText(value));
 }
 
 function valueText(value: number): string {
@@ -104,6 +122,7 @@ function seriesEncoder(
   defaultsText: string,
 ): (series: ValueSeries | HistogramSeries, out: ChunkWriter) => void {
   const withDefaults = defaultsText === '' ? '' : `${defaultsText},`;
+  const writeLabels = labelsWriter(store.labelNames);
   if (store.type === 'histogram') {
     const { upperBounds } = store as HistogramStore;
     const bounds = upperBounds.length;
@@ -114,32 +133,39 @@ function seriesEncoder(
     const count = Buffer.from(`\n${store.name}_count{${withDefaults}`);
     return function writeHistogram(one, out) {
       const series = one as HistogramSeries;
-      const labels = labelBytes(series.labels);
       const exemplars = openMetrics ? series.exemplars : undefined;
+      // The labels, and the `} ` after them, are encoded on the first line and copied onto the others.
+      out.bytes(buckets[0] as Buffer);
+      const labelsStart = out.length;
+      writeLabels(series.labels, out);
+      out.bytes(CLOSE);
+      const labelsEnd = out.length;
       let cumulative = 0;
       for (let i = 0; i <= bounds; i++) {
         cumulative = i < bounds ? cumulative + (series.counts[i] as number) : series.count;
-        out.bytes(buckets[i] as Buffer);
-        out.bytes(labels);
-        out.ascii(`} ${valueText(cumulative)}`);
+        if (i > 0) {
+          out.bytes(buckets[i] as Buffer);
+          out.again(labelsStart, labelsEnd);
+        }
+        writeNumber(out, cumulative);
         if (exemplars !== undefined) out.utf8(exemplarText(exemplars[i]));
       }
       out.bytes(sum);
-      out.bytes(labels);
-      out.ascii(`} ${valueText(series.sum)}`);
+      out.again(labelsStart, labelsEnd);
+      writeNumber(out, series.sum);
       out.bytes(count);
-      out.bytes(labels);
-      out.ascii(`} ${valueText(series.count)}`);
+      out.again(labelsStart, labelsEnd);
+      writeNumber(out, series.count);
     };
   }
   const sample = Buffer.from(`\n${openMetrics && store.type === 'counter' ? `${name}_total` : name}{`);
-  const defaults = Buffer.from(defaultsText === '' ? '' : `,${defaultsText}`);
+  const close = Buffer.from(defaultsText === '' ? '} ' : `,${defaultsText}} `);
   return function writeValue(one, out) {
     const series = one as ValueSeries;
     out.bytes(sample);
-    out.bytes(labelBytes(series.labels));
-    out.bytes(defaults);
-    out.ascii(`} ${valueText(series.value)}`);
+    writeLabels(series.labels, out);
+    out.bytes(close);
+    writeNumber(out, series.value);
     if (openMetrics) out.utf8(exemplarText(series.exemplar));
   };
 }

@@ -109,4 +109,28 @@ describe('SeriesChunks: a store cached in chunks of consecutive series', () => {
     const pieces = await new SeriesChunks().render([...store.series.values()], 'k', encode, new TurnBudget());
     expect(text(pieces)).toBe(`\n/a\n${'é'.repeat(300_000)}\n/b`);
   });
+
+  it('writes counts digit by digit as String() does, and copies earlier bytes of a series, across the scratch growing', async () => {
+    const counts = [0, -0, 7, 10, 99, 100, 1_000_001, 2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER];
+    const store = new ValueStore('gauge', 'g', 'G.', ['route']);
+    for (const route of ['/a', '/b']) store.seriesFor([route]);
+    const encode = (series: unknown, out: ChunkWriter) => {
+      const { route } = (series as { labels: { route: string } }).labels;
+      const start = out.length;
+      out.utf8(`\n${route}{é} `);
+      const end = out.length;
+      for (const count of counts) {
+        out.digits(count);
+        out.again(start, end);
+      }
+      // 200,000 copies of the labels outgrow the scratch buffer a chunk starts in.
+      for (let i = 0; i < 200_000; i++) out.again(start, end);
+    };
+    const pieces = await new SeriesChunks().render([...store.series.values()], 'k', encode, new TurnBudget());
+    const one = (route: string) => {
+      const labels = `\n${route}{é} `;
+      return labels + counts.map((count) => `${count}${labels}`).join('') + labels.repeat(200_000);
+    };
+    expect(text(pieces)).toBe(one('/a') + one('/b'));
+  });
 });
