@@ -91,6 +91,31 @@ describe("routemeter's stores render exactly as prom-client's metrics", () => {
     );
   });
 
+  it('writes every kind of value as prom-client does: counts digit by digit, the rest as JavaScript prints them', async () => {
+    // Counts are written digit by digit; anything else (negative, fractional, past 2^53, NaN, ±Infinity, -0) as text.
+    const value = fc.oneof(
+      fc.double(),
+      fc.nat(),
+      fc.integer({ min: 2 ** 31 - 2, max: 2 ** 32 + 2 }),
+      fc.constantFrom(-0, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 1e21, -1e21, 123456789012345680000),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 10 }), fc.boolean(), async (values, openMetrics) => {
+        const theirs = new Registry();
+        const ours = new Registry();
+        const gauge = new Gauge({ name: 'level', help: 'Level.', labelNames: ['at'], registers: [theirs] });
+        const store = new ValueStore('gauge', 'level', 'Level.', ['at']);
+        ours.registerMetric(store as unknown as Metric);
+        values.forEach((v, i) => {
+          gauge.set({ at: String(i) }, v);
+          store.seriesFor([String(i)]).value = v;
+        });
+        expect(await renderMetrics(ours, openMetrics)).toBe(await renderMetrics(theirs, openMetrics));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('as JSON for getMetricsAsJSON, which cluster aggregation reads', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(observation, { maxLength: 20 }), async (observations) => {
