@@ -23,7 +23,7 @@ function labelsWriter(labelNames: readonly string[]): (labels: Labels, out: Chun
   return function writeLabels(labels, out) {
     for (let i = 0; i < names.length; i++) {
       out.bytes(names[i] as Buffer);
-      out.utf8(escapeLabelValue(labels[labelNames[i] as string]) as string);
+      out.utf8(escapeLabelText(labels[labelNames[i] as string] as string));
     }
     out.bytes(end);
   };
@@ -39,8 +39,11 @@ function formatLabels(labels: Readonly<Record<string, unknown>>): string {
 const ESCAPED_IN_LABEL_VALUE = /[\\\n"]/;
 
 function escapeLabelValue(value: unknown): unknown {
-  if (typeof value !== 'string' || !ESCAPED_IN_LABEL_VALUE.test(value)) return value;
-  return escapeString(value).replace(/"/g, '\\"');
+  return typeof value === 'string' ? escapeLabelText(value) : value;
+}
+
+function escapeLabelText(text: string): string {
+  return ESCAPED_IN_LABEL_VALUE.test(text) ? escapeString(text).replace(/"/g, '\\"') : text;
 }
 
 function escapeString(text: string): string {
