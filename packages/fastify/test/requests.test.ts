@@ -4,7 +4,7 @@ import { Registry, register } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sendAndAbort, sendPipelinedAndClose, slowChunks } from '../../../test-kit/http.js';
 import { type Exposition, parseExposition, sampleValue, sumOf } from '../../../test-kit/metrics-text.js';
-import { type Served, serve } from './serve.js';
+import { routerOptions, type Served, serve } from './serve.js';
 
 let served: Served[] = [];
 afterEach(async () => {
@@ -33,7 +33,7 @@ const users = (app: FastifyInstance) => {
 
 describe('malformed requests Fastify answers before any hook (real server)', () => {
   it('counts malformed percent-encoding (400) and over-long parameters (414) as unmatched', async () => {
-    const s = await start(users, {}, { maxParamLength: 20 });
+    const s = await start(users, {}, routerOptions({ maxParamLength: 20 }));
     const statuses = [];
     for (const path of ['/%E0%A4%A', '/users/%E0%A4%A', '/users/%', `/users/${'x'.repeat(30)}`, '/users/1']) {
       statuses.push((await s.send(path)).status);

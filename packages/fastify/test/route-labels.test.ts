@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Exposition, labelValues, sampleValue } from '../../../test-kit/metrics-text.js';
-import { build, injectAll, injectScrape } from './serve.js';
+import { build, injectAll, injectScrape, routerOptions } from './serve.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -100,7 +100,7 @@ describe('route labels are the template Fastify matched (app.inject)', () => {
         );
       },
       {},
-      { ignoreTrailingSlash: true },
+      routerOptions({ ignoreTrailingSlash: true }),
     ));
     expect(await injectAll(app, ['/users/1', '/users/1/', '/books', '/books/'])).toEqual([200, 200, 200, 200]);
     expect(counts(await injectScrape(app))).toEqual({ 'GET /users/:id 200': 2, 'GET /books 200': 2 });

@@ -16,6 +16,17 @@ export interface Served {
 }
 
 /**
+ * Router options where the Fastify under test reads them: Fastify 5 takes them as `routerOptions` (at the
+ * top level they are deprecated, FSTDEP022); Fastify 4 only at the top level.
+ */
+export function routerOptions(options: {
+  maxParamLength?: number;
+  ignoreTrailingSlash?: boolean;
+}): FastifyServerOptions {
+  return Fastify().version.startsWith('4.') ? options : ({ routerOptions: options } as FastifyServerOptions);
+}
+
+/**
  * A Fastify app with routemeter registered first on a fresh registry (no process metrics unless asked).
  * `routes` adds the app's routes after it, as a user would; `listen: false` leaves it for `app.inject`.
  */

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, expect, it } from 'vitest';
 import { countsOf } from '../../../../test-kit/metrics-text.js';
-import { type Served, serve } from '../serve.js';
+import { routerOptions, type Served, serve } from '../serve.js';
 
 // Regression: Fastify answers a malformed URL (400), an over-long parameter (414) and, on Fastify 4,
 // `/a;b/%` (404) before it creates a FastifyRequest. routemeter counted them by calling the user's
@@ -32,7 +32,7 @@ it('records requests Fastify answers before hooks without calling user callbacks
       },
       exemplars: (_request: FastifyRequest, reply: FastifyReply) => ({ trace_id: String(reply.statusCode) }),
     },
-    { maxParamLength: 20 },
+    routerOptions({ maxParamLength: 20 }),
   );
   const malformed = await served.send('/%E0%A4%A');
   const tooLong = await served.send(`/users/${'a'.repeat(30)}`);
