@@ -38,6 +38,13 @@ export interface AdapterUnderTest {
   readonly name: string;
   /** A new, empty prom-client Registry, from the adapter's own prom-client. */
   newRegistry(): object;
+  /** A prom-client Gauge on `registry`, from the adapter's own prom-client: the app's own metric. */
+  newGauge(config: {
+    name: string;
+    help: string;
+    registers: object[];
+    collect(this: { set(value: number): void }): void;
+  }): void;
   /** Starts the standard app on 127.0.0.1 with routemeter and these options (registry always given). */
   start(options: BehaviourOptions & { readonly registry: object }): Promise<BehaviourApp>;
 }
@@ -260,6 +267,30 @@ export function describeAdapterBehaviour(adapter: AdapterUnderTest): void {
       const app = await start({ metricsPath: '/internal/metrics' });
       expect((await app.send('/metrics')).status).toBe(404);
       expect(countsOf(await app.scrape('/internal/metrics'))).toEqual({ 'GET #unmatched 404': 1 });
+    });
+
+    it('answers 500 with a short message when collecting throws, warns once, and keeps serving', async () => {
+      const registry = adapter.newRegistry();
+      let failing = true;
+      adapter.newGauge({
+        name: 'flaky',
+        help: 'Throws while collecting.',
+        registers: [registry],
+        collect() {
+          if (failing) throw new Error('collector broke');
+          this.set(1);
+        },
+      });
+      const warnings: string[] = [];
+      const app = await start({ registry, logger: { warn: (message: string) => warnings.push(message) } });
+      const failed = await app.send('/metrics');
+      expect([failed.status, failed.body]).toEqual([500, 'routemeter: collecting metrics failed\n']);
+      expect(warnings).toEqual(['routemeter: collecting metrics failed: collector broke']);
+      expect((await app.send('/users/1')).status).toBe(200);
+      failing = false;
+      const metrics = await app.scrape();
+      expect(sampleValue(metrics, 'flaky')).toBe(1);
+      expect(countsOf(metrics)).toEqual({ 'GET /users/:id 200': 1 });
     });
 
     it('serves /metrics only to an authorised scraper, with a 401 challenge otherwise', async () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { type ExpressRoutemeterOptions, routemeter } from '@routemeter/express';
 import express from 'express';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import {
   type AdapterUnderTest,
   type BehaviourApp,
@@ -64,6 +64,7 @@ async function startStandardApp(options: ExpressRoutemeterOptions): Promise<Beha
 const adapter = {
   name: `express${major}`,
   newRegistry: () => new Registry(),
+  newGauge: (config) => void new Gauge({ ...config, registers: config.registers as Registry[] }),
   start: (options: BehaviourOptions) => startStandardApp(options as unknown as ExpressRoutemeterOptions),
 } satisfies AdapterUnderTest;
 

@@ -1,6 +1,6 @@
 import type { FastifyRoutemeterOptions } from '@routemeter/fastify';
 import Fastify from 'fastify';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { type AdapterUnderTest, type BehaviourOptions, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
 import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
@@ -18,6 +18,7 @@ describe('the Fastify under test', () => {
 const adapter = {
   name: `fastify${major}`,
   newRegistry: () => new Registry(),
+  newGauge: (config) => void new Gauge({ ...config, registers: config.registers as Registry[] }),
   start: (options: BehaviourOptions) => startStandardApp(options as unknown as FastifyRoutemeterOptions),
 } satisfies AdapterUnderTest;
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import {
   type AdapterUnderTest,
   type BehaviourApp,
@@ -59,6 +59,7 @@ async function startStandardApp(options: BehaviourOptions): Promise<BehaviourApp
 const adapter = {
   name: `koa${koaMajor}`,
   newRegistry: () => new Registry(),
+  newGauge: (config) => void new Gauge({ ...config, registers: config.registers as Registry[] }),
   start: startStandardApp,
 } satisfies AdapterUnderTest;
 

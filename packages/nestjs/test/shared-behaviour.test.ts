@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post, StreamableFile } from '@nestjs/common';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { type AdapterUnderTest, type BehaviourOptions, describeAdapterBehaviour } from '../../../test-kit/behaviour.js';
 import { describeAdapterGuarantees } from '../../../test-kit/guarantees.js';
 import { slowChunks } from '../../../test-kit/http.js';
@@ -70,6 +70,7 @@ for (const platform of platforms) {
   const adapter = {
     name: `nest${nestMajor} ${platform}`,
     newRegistry: () => new Registry(),
+    newGauge: (config) => void new Gauge({ ...config, registers: config.registers as Registry[] }),
     async start(options: BehaviourOptions) {
       const served = await serveNest(
         platform,
