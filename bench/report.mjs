@@ -14,8 +14,11 @@ import { curveTable, overheadTable } from './overhead.mjs';
 import { scrapeCurveTable, scrapeTable } from './scrape.mjs';
 import { scrapersTable } from './scrapers.mjs';
 
+/** Above this, the machine's first touch of fresh memory (a typical host's is well under 1 µs a page) slows a first scrape. */
+const FRESH_PAGE_US = 2;
+
 /** Each target of issues 6 and 10 against this run's figures. */
-function targets({ sections }) {
+function targets({ machine, sections }) {
   const rows = [];
   const o = sections.overhead?.rows ?? [];
   const row = (name) => o.find((r) => r.name === name);
@@ -69,11 +72,25 @@ function targets({ sections }) {
       ]);
     }
   }
+  // A first scrape writes its whole body into memory the process never used: where the machine makes a
+  // page's first touch slow, it is judged no more than the floor of a hook is on a machine that adds to any.
+  const fresh = machine.freshMemory;
+  const freshOff = fresh !== undefined && fresh.pageUs > FRESH_PAGE_US;
+  if (fresh !== undefined && sections.scrape !== undefined)
+    rows.push([
+      `machine: the first touch of fresh memory ≤ ${FRESH_PAGE_US} µs a page (else it slows any first scrape)`,
+      `${fmt(fresh.pageUs, 1)} µs (10 MiB filled: ${fmt(fresh.firstMs)} ms, again ${fmt(fresh.againMs, 1)} ms)`,
+      freshOff ? '**off**' : 'met',
+    ]);
   for (const r of (sections.scrape?.rows ?? []).filter((x) => VARIANTS[x.name].ours)) {
+    const slowest = Math.max(r.maxMs, r.firstMs ?? Number.POSITIVE_INFINITY);
+    // The least the machine adds to a first scrape: its body's pages, each touched the first time.
+    const touchMs = fresh === undefined ? 0 : (r.bodyBytes / 4096) * fresh.pageUs * 1e-3;
+    const machineSlowed = freshOff && slowest > 50 && r.maxMs <= 50 && r.firstMs - touchMs <= 50;
     rows.push([
       `${r.name}: scrape of 6,000 series ≤ 50 ms, the first after they appear too`,
-      `median ${fmt(r.medianMs)} ms, max ${fmt(r.maxMs)} ms, first ${fmt(r.firstMs)} ms`,
-      check(Math.max(r.maxMs, r.firstMs ?? Number.POSITIVE_INFINITY) <= 50),
+      `median ${fmt(r.medianMs)} ms, max ${fmt(r.maxMs)} ms, first ${fmt(r.firstMs)} ms${freshOff ? ` (${fmt(touchMs)} ms of it fresh memory at least)` : ''}`,
+      machineSlowed ? 'not resolved (fresh memory is off)' : check(slowest <= 50),
     ]);
     if (VARIANTS[r.name].protobuf) {
       // Issue 15: the protobuf scrape stalls the loop no more than the text scrape of the same app. Judged on
@@ -177,6 +194,11 @@ export function report(results) {
     `Written by \`${results.command}\` (${results.mode} mode) on ${results.started}, in ${fmt(results.seconds, 0)} s. How to run and read: [README.md](README.md).`,
     '',
     `- Date: ${results.started.slice(0, 10)}. Machine: ${m.cpu}, ${m.cores ?? 'n/a'} cores, ${m.memoryGB} GB, ${m.os}, Node ${m.node}; ${m.pinning}.`,
+    ...(m.freshMemory === undefined
+      ? []
+      : [
+          `- Fresh memory: 10 MiB filled the first time in ${fmt(m.freshMemory.firstMs)} ms, again in ${fmt(m.freshMemory.againMs, 1)} ms: ${fmt(m.freshMemory.pageUs, 1)} µs a page touched first.`,
+        ]),
     `- Code: commit ${m.commit}.`,
     `- Libraries: ${Object.entries(m.packages)
       .map(([k, v]) => `${k} ${v}`)

@@ -11,6 +11,7 @@ import { CLUSTER_WORKERS, runCluster } from './cluster.mjs';
 import { runHostile } from './hostile.mjs';
 import { runInProcess } from './inprocess.mjs';
 import { LOAD_CORE, pinned, pinSelf, SERVER_CORE } from './lib/child.mjs';
+import { freshMemoryCost } from './lib/fresh-memory.mjs';
 import { fmt } from './lib/stats.mjs';
 import { baselineOf, VARIANTS } from './lib/variants.mjs';
 import { runMicro } from './micro.mjs';
@@ -282,6 +283,7 @@ function machine() {
       ? `server on core ${SERVER_CORE}, load generator on core ${LOAD_CORE} (taskset)`
       : 'none (taskset missing or one core)',
     commit,
+    freshMemory: freshMemoryCost(),
     packages: Object.fromEntries(
       [
         'express',
