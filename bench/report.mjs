@@ -72,8 +72,8 @@ function targets({ machine, sections }) {
       ]);
     }
   }
-  // A first scrape writes its whole body into memory the process never used: where the machine makes a
-  // page's first touch slow, it is judged no more than the floor of a hook is on a machine that adds to any.
+  // A first scrape writes its whole body into memory the process never used. Where the machine makes a
+  // page's first touch slow, that share of a first scrape is the machine's, as an inflated floor is.
   const fresh = machine.freshMemory;
   const freshOff = fresh !== undefined && fresh.pageUs > FRESH_PAGE_US;
   if (fresh !== undefined && sections.scrape !== undefined)
